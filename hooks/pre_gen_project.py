@@ -1,0 +1,108 @@
+"""Validate the answers before cookiecutter writes anything.
+
+A bad answer prints one line, ``ERROR: <variable> '<value>': <what is allowed>``,
+and exits 1, so cookiecutter leaves no output folder behind. The answers are
+read as JSON data, never pasted into this source, so quotes, backslashes and
+non-ASCII text cannot break (or inject into) the hook.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+import sys
+
+__all__ = ["ValidationError", "validate", "validate_package_name", "validate_port", "validate_project_slug"]
+
+# Modules the generated project imports or installs: a package of the same name would shadow them.
+DEPENDENCY_MODULES = frozenset(
+    {
+        "aiohttp",
+        "aiosignal",
+        "frozenlist",
+        "hypothesis",
+        "multidict",
+        "mypy",
+        "playwright",
+        "propcache",
+        "pytest",
+        "pytest_aiohttp",
+        "pytest_asyncio",
+        "redis",
+        "ruff",
+        "test",
+        "tests",
+        "websockets",
+        "yarl",
+    }
+)
+PORT_PATTERN = re.compile(r"[1-9][0-9]*")  # no sign, no leading zero: it is pasted into Python and TOML
+SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+PACKAGE_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
+PRIVILEGED_PORTS = range(1, 1024)
+
+
+class ValidationError(ValueError):
+    """An answer that the template cannot render into a working project."""
+
+    def __init__(self, variable: str, value: object, allowed: str) -> None:
+        super().__init__(f"ERROR: {variable} '{value}': {allowed}")
+
+
+def validate_port(value: object) -> int:
+    """Return the port as an int, or raise if it is not in 1..65535."""
+    text = str(value)
+    if not PORT_PATTERN.fullmatch(text) or not 1 <= int(text) <= 65535:
+        raise ValidationError("port", value, "an integer from 1 to 65535")
+    return int(text)
+
+
+def validate_project_slug(value: str) -> str:
+    """Return the slug if it is a normalized distribution name (lowercase, digits, single dashes)."""
+    if not SLUG_PATTERN.fullmatch(value):
+        raise ValidationError(
+            "project_slug",
+            value,
+            "a lowercase distribution name: letters a-z, digits and single dashes, e.g. 'streaming-app'",
+        )
+    return value
+
+
+def validate_package_name(value: str) -> str:
+    """Return the package name if it can be imported without shadowing anything."""
+    if not PACKAGE_PATTERN.fullmatch(value) or keyword.iskeyword(value):
+        raise ValidationError(
+            "package_name", value, "a lowercase Python identifier that is not a keyword, e.g. 'streaming_app'"
+        )
+    if value in sys.stdlib_module_names or value in DEPENDENCY_MODULES:
+        raise ValidationError(
+            "package_name", value, "a name that is not a standard-library or dependency module"
+        )
+    return value
+
+
+def validate(answers: dict[str, object]) -> list[str]:
+    """Validate every answer; return warnings, raise ValidationError on the first bad answer."""
+    port = validate_port(answers["port"])
+    validate_project_slug(str(answers["project_slug"]))
+    validate_package_name(str(answers["package_name"]))
+    if port in PRIVILEGED_PORTS:
+        return [f"WARNING: port {port} is below 1024: the server needs root (or CAP_NET_BIND_SERVICE) to bind it"]
+    return []
+
+
+def main() -> int:
+    answers = json.loads(r"""{{ cookiecutter | tojson }}""")
+    try:
+        warnings = validate(answers)
+    except ValidationError as error:
+        print(error, file=sys.stderr)
+        return 1
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The outgoing proxy: the one way anything (a reply, a background task) sends to clients.
+
+:class:`ProxyOut` is the interface; :class:`LocalProxyOut` delivers to the
+connections of this process. Code that sends depends only on the interface,
+so another implementation (a message bus shared by many processes) can take
+its place without touching the logic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from .connection import Connection
+{%- if cookiecutter.multi_session %}
+from .sessions import SessionRegistry
+{%- endif %}
+
+__all__ = ["LocalProxyOut", "ProxyOut"]
+
+
+class ProxyOut(Protocol):
+    """Sends text to clients."""
+
+{%- if cookiecutter.multi_session %}
+
+    async def send(self, session_id: str, text: str) -> None:
+        """Send ``text`` to every connection of one session; an unknown session gets nothing."""
+{%- else %}
+
+    async def send(self, client_id: str, text: str) -> None:
+        """Send ``text`` to one client; an unknown client gets nothing."""
+{%- endif %}
+
+    async def broadcast(self, text: str) -> None:
+        """Send ``text`` to every connected client."""
+{%- if cookiecutter.multi_session %}
+
+
+class LocalProxyOut:
+    """Delivers to the sessions of this process."""
+
+    def __init__(self, sessions: SessionRegistry) -> None:
+        self.sessions = sessions
+
+    async def send(self, session_id: str, text: str) -> None:
+        session = self.sessions.get(session_id)
+        if session is not None:
+            await session.send(text)
+
+    async def broadcast(self, text: str) -> None:
+        for session in self.sessions:
+            await session.send(text)
+
+    def connections(self) -> Iterator[Connection]:
+        """Every open connection of this process."""
+        for session in self.sessions:
+            yield from list(session.connections)
+{%- else %}
+
+
+class LocalProxyOut:
+    """Delivers to the connections of this process, by client id."""
+
+    def __init__(self) -> None:
+        self._connections: dict[str, Connection] = {}
+
+    def __len__(self) -> int:
+        return len(self._connections)
+
+    def add(self, connection: Connection) -> None:
+        self._connections[connection.id] = connection
+
+    def remove(self, connection: Connection) -> None:
+        self._connections.pop(connection.id, None)
+
+    async def send(self, client_id: str, text: str) -> None:
+        connection = self._connections.get(client_id)
+        if connection is not None:
+            await connection.send(text)
+
+    async def broadcast(self, text: str) -> None:
+        for connection in self.connections():
+            await connection.send(text)
+
+    def connections(self) -> Iterator[Connection]:
+        """Every open connection of this process."""
+        return iter(list(self._connections.values()))
+{%- endif %}

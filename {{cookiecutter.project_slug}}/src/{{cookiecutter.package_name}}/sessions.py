@@ -1,0 +1,112 @@
+"""Sessions: one per browser, kept in a cookie, shared by all of that browser's tabs.
+
+A session holds every open connection of one client, so a reply or a push
+reaches each of its tabs. It outlives its last connection by a grace period,
+so a reconnect rejoins it; then it is dropped, so the registry does not grow
+with churn. A session id is only ever minted here: an id that a client makes up
+(unknown, expired or malformed) gets a fresh session, never an error and never
+someone else's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Iterator
+
+from .connection import Connection
+
+__all__ = ["SESSION_COOKIE", "Session", "SessionRegistry", "new_session_id"]
+
+SESSION_COOKIE = "{{ cookiecutter.package_name }}_session"
+_ID_BYTES = 16  # 128 bits from the OS's CSPRNG
+
+logger = logging.getLogger(__name__)
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(_ID_BYTES)
+
+
+class Session:
+    """One client's open connections, addressed together by the session id."""
+
+    __slots__ = ("connections", "expiry", "id")
+
+    def __init__(self, session_id: str) -> None:
+        self.id = session_id
+        self.connections: set[Connection] = set()
+        # The pending drop, while the session has no connection.
+        self.expiry: asyncio.Task[None] | None = None
+
+    async def send(self, text: str) -> None:
+        """Send ``text`` to every connection of this session."""
+        for connection in list(self.connections):
+            await connection.send(text)
+
+
+class SessionRegistry:
+    """The sessions of this process, by id."""
+
+    def __init__(self, grace: float, on_expire: Callable[[Session], Awaitable[None]]) -> None:
+        self._grace = grace
+        self._on_expire = on_expire
+        self._sessions: dict[str, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __iter__(self) -> Iterator[Session]:
+        return iter(list(self._sessions.values()))
+
+    def get(self, session_id: str) -> Session | None:
+        return self._sessions.get(session_id)
+
+    def claim(self, presented: str | None) -> str:
+        """Return the id a handshake gets: the presented one if its session is live, else a new one.
+
+        Only ids minted here are ever live, so a malformed or made-up id is never adopted.
+        """
+        if presented is not None and presented in self._sessions:
+            return presented
+        return new_session_id()
+
+    def join(self, session_id: str, connection: Connection) -> tuple[Session, bool]:
+        """Add ``connection`` to its session, creating the session if needed; say if it is new."""
+        session = self._sessions.get(session_id)
+        is_new = session is None
+        if session is None:
+            session = self._sessions[session_id] = Session(session_id)
+        elif session.expiry is not None:
+            session.expiry.cancel()
+            session.expiry = None
+        session.connections.add(connection)
+        return session, is_new
+
+    def leave(self, session: Session, connection: Connection) -> None:
+        """Remove ``connection``; the session expires after the grace period unless rejoined."""
+        session.connections.discard(connection)
+        if not session.connections and session.expiry is None:
+            session.expiry = asyncio.create_task(self._expire(session))
+
+    async def _expire(self, session: Session) -> None:
+        await asyncio.sleep(self._grace)
+        session.expiry = None
+        if self._sessions.get(session.id) is session and not session.connections:
+            del self._sessions[session.id]
+            await self._notify_expired(session)
+
+    async def _notify_expired(self, session: Session) -> None:
+        try:
+            await self._on_expire(session)
+        except Exception:
+            logger.exception("on_close failed for session %s", session.id)
+
+    async def close(self) -> None:
+        """Expire every session now (at shutdown)."""
+        for session in self:
+            if session.expiry is not None:
+                session.expiry.cancel()
+            del self._sessions[session.id]
+            await self._notify_expired(session)

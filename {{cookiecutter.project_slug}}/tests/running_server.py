@@ -1,0 +1,90 @@
+"""The server as a real process on a free 127.0.0.1 port, started as a user starts it."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
+
+STARTUP_TIMEOUT = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServerProcess:
+    """The server running as ``python -m {{ cookiecutter.package_name }}``, as a user starts it."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_file: IO[bytes]
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def log(self) -> str:
+        """Everything the server has logged so far."""
+        self.log_file.seek(0)
+        return self.log_file.read().decode()
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        """Signal the server (unless it has exited), wait for it to exit; return its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        return self.wait()
+
+    def wait(self) -> int:
+        """Wait for the server to exit (killing it after a timeout); return its exit code."""
+        try:
+            return self.process.wait(timeout=STARTUP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+@contextlib.contextmanager
+def running_server(*args: str) -> Iterator[ServerProcess]:
+    """Run the server (with extra command-line ``args``) for the ``with`` block, then stop it."""
+    server = _start(*args)
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.log_file.close()
+
+
+def _start(*args: str) -> ServerProcess:
+    """Start the server on a free 127.0.0.1 port and wait until it logs that it listens."""
+    port = free_port()
+    log_file = tempfile.TemporaryFile()  # noqa: SIM115  # closed by running_server()
+    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}"]
+    process = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port), *args],
+        stdout=log_file,
+        stderr=log_file,
+    )
+    server = ServerProcess(process, port, log_file)
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline and process.poll() is None:
+        if "started websocket server at" in server.log():
+            return server
+        time.sleep(0.05)
+    server.stop(signal.SIGKILL)
+    raise RuntimeError(f"server did not start on port {port}:\n{server.log()}")

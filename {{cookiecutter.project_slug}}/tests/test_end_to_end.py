@@ -1,0 +1,53 @@
+"""The server as a real process, driven by a real ``websockets`` client."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import urllib.request
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from .running_server import ServerProcess, running_server
+
+
+@pytest.mark.parametrize("path", ["/ws", "/"])
+async def test_seed_exchange(server: ServerProcess, path: str) -> None:
+    async with connect(f"ws://127.0.0.1:{server.port}{path}") as ws:
+        await ws.send("ping")
+        assert await asyncio.wait_for(ws.recv(), 5) == "pong"
+        await ws.send("hello world")
+        assert await asyncio.wait_for(ws.recv(), 5) == "ok"
+
+
+def test_logs_where_it_listens(server: ServerProcess) -> None:
+    assert f"started websocket server at ws://127.0.0.1:{server.port}/ws" in server.log()
+
+
+def test_page_and_script_are_served(server: ServerProcess) -> None:
+    with urllib.request.urlopen(server.http_url + "/", timeout=5) as response:
+        assert b'id="sendMessage"' in response.read()
+    with urllib.request.urlopen(server.http_url + "/scripts/ws-script.js", timeout=5) as response:
+        assert b"new WebSocket(" in response.read()
+
+
+async def test_sigterm_closes_clients_with_going_away_and_exits_zero(server: ServerProcess) -> None:
+    async with connect(server.ws_url) as ws:
+        await ws.send("ping")
+        assert await asyncio.wait_for(ws.recv(), 5) == "pong"
+        server.process.send_signal(signal.SIGTERM)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1001
+    assert await asyncio.to_thread(server.wait) == 0
+    assert "Traceback" not in server.log()
+
+
+async def test_notify_interval_flag_streams_notify() -> None:
+    with running_server("--notify-interval", "0.1") as streaming:
+        async with connect(streaming.ws_url) as ws:
+            assert await asyncio.wait_for(ws.recv(), 5) == "notify"
+            assert await asyncio.wait_for(ws.recv(), 5) == "notify"

@@ -1,0 +1,30 @@
+"""The streaming example: a background producer that broadcasts through the outgoing proxy."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp import web
+from pytest_aiohttp import AiohttpClient
+
+from {{ cookiecutter.package_name }} import Settings, create_app
+
+
+async def test_notify_is_broadcast_to_every_client(aiohttp_client: AiohttpClient) -> None:
+    client = await aiohttp_client(create_app(Settings(port=0, notify_interval=0.05)))
+    async with client.ws_connect("/ws") as first, client.ws_connect("/ws") as second:
+        for ws in (first, second):
+            assert await ws.receive_str(timeout=5) == "notify"
+            assert await ws.receive_str(timeout=5) == "notify"
+
+
+async def test_producer_is_off_by_default(
+    aiohttp_client: AiohttpClient, app: web.Application
+) -> None:
+    client = await aiohttp_client(app)
+    async with client.ws_connect("/ws") as ws:
+        with pytest.raises(asyncio.TimeoutError):
+            await ws.receive_str(timeout=0.3)
+        await ws.send_str("ping")
+        assert await ws.receive_str(timeout=5) == "pong"

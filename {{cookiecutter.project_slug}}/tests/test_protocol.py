@@ -1,0 +1,56 @@
+"""The page's JSON subprotocol: a welcome, wrapped messages, errors that keep the connection."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aiohttp import web
+from pytest_aiohttp import AiohttpClient
+
+from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL, ProtocolError, parse_client_frame
+
+
+@pytest.mark.parametrize(
+    ("frame", "problem"),
+    [
+        ("ping", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"type": "subscribe"}', "unknown frame type 'subscribe'"),
+        ('{"data": "ping"}', "unknown frame type None"),
+        ('{"type": "message", "data": 7}', "'data' must be a string"),
+    ],
+)
+def test_malformed_frames_are_named(frame: str, problem: str) -> None:
+    with pytest.raises(ProtocolError, match=problem):
+        parse_client_frame(frame)
+
+
+def test_message_frame_carries_text() -> None:
+    assert parse_client_frame('{"type": "message", "data": "ping"}') == "ping"
+
+
+async def test_protocol_client_gets_welcome_then_wrapped_replies(
+    aiohttp_client: AiohttpClient, app: web.Application
+) -> None:
+    client = await aiohttp_client(app)
+    async with client.ws_connect("/ws", protocols=(SUBPROTOCOL,)) as ws:
+        assert ws.protocol == SUBPROTOCOL
+        welcome = json.loads(await ws.receive_str(timeout=5))
+        assert welcome["type"] == "welcome"
+        assert len(welcome["session"]) >= 22
+        await ws.send_str(json.dumps({"type": "message", "data": "ping"}))
+        assert json.loads(await ws.receive_str(timeout=5)) == {"type": "message", "data": "pong"}
+
+
+async def test_malformed_frame_gets_an_error_and_the_connection_stays_open(
+    aiohttp_client: AiohttpClient, app: web.Application
+) -> None:
+    client = await aiohttp_client(app)
+    async with client.ws_connect("/ws", protocols=(SUBPROTOCOL,)) as ws:
+        await ws.receive_str(timeout=5)  # welcome
+        await ws.send_str("{not json")
+        error = json.loads(await ws.receive_str(timeout=5))
+        assert error == {"type": "error", "error": "frame is not valid JSON"}
+        await ws.send_str(json.dumps({"type": "message", "data": "hi"}))
+        assert json.loads(await ws.receive_str(timeout=5)) == {"type": "message", "data": "ok"}

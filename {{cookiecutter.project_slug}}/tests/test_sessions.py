@@ -1,0 +1,149 @@
+"""Sessions: a cookie per browser, shared by its tabs, isolated from others, dropped after use."""
+
+from __future__ import annotations
+
+import asyncio
+from http.cookies import SimpleCookie
+
+import pytest
+from aiohttp import web
+from pytest_aiohttp import AiohttpClient
+from websockets.asyncio.client import ClientConnection, connect
+
+from {{ cookiecutter.package_name }} import Settings, create_app
+from {{ cookiecutter.package_name }}.sessions import SESSION_COOKIE
+from {{ cookiecutter.package_name }}.state import PROXY_OUT, SESSIONS
+
+from .running_server import ServerProcess
+
+REPLY_TIMEOUT = 5
+SILENCE = 0.3  # how long a client must hear nothing to count as "got nothing"
+
+
+def session_cookie(ws: ClientConnection) -> SimpleCookie:
+    assert ws.response is not None
+    cookie = SimpleCookie()
+    for header in ws.response.headers.get_all("Set-Cookie"):
+        cookie.load(header)
+    return cookie
+
+
+async def open_session(server: ServerProcess, session_id: str | None = None) -> ClientConnection:
+    headers = {"Cookie": f"{SESSION_COOKIE}={session_id}"} if session_id else {}
+    return await connect(server.ws_url, additional_headers=headers)
+
+
+def session_id_of(ws: ClientConnection) -> str:
+    return session_cookie(ws)[SESSION_COOKIE].value
+
+
+async def assert_silent(ws: ClientConnection) -> None:
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(ws.recv(), SILENCE)
+
+
+async def test_handshake_sets_a_strong_http_only_cookie(server: ServerProcess) -> None:
+    async with await open_session(server) as ws:
+        morsel = session_cookie(ws)[SESSION_COOKIE]
+    assert len(morsel.value) >= 22  # 16 random bytes, URL-safe base64
+    assert morsel["httponly"] is True
+    assert morsel["samesite"] == "Lax"
+    assert morsel["path"] == "/"
+
+
+async def test_sessions_are_isolated(server: ServerProcess) -> None:
+    async with await open_session(server) as alice, await open_session(server) as bob:
+        assert session_id_of(alice) != session_id_of(bob)
+        await alice.send("ping")
+        assert await asyncio.wait_for(alice.recv(), REPLY_TIMEOUT) == "pong"
+        await assert_silent(bob)
+
+
+async def test_two_tabs_of_one_session_both_get_the_reply(server: ServerProcess) -> None:
+    async with await open_session(server) as first_tab:
+        session_id = session_id_of(first_tab)
+        async with await open_session(server, session_id) as second_tab:
+            assert session_cookie(second_tab) == SimpleCookie()  # rejoined: no new cookie
+            await first_tab.send("ping")
+            assert await asyncio.wait_for(first_tab.recv(), REPLY_TIMEOUT) == "pong"
+            assert await asyncio.wait_for(second_tab.recv(), REPLY_TIMEOUT) == "pong"
+
+
+async def test_closing_an_old_tab_keeps_the_newer_one_in_the_session(server: ServerProcess) -> None:
+    old_tab = await open_session(server)
+    session_id = session_id_of(old_tab)
+    async with await open_session(server, session_id) as new_tab:
+        await old_tab.close()
+        await new_tab.send("hello")
+        assert await asyncio.wait_for(new_tab.recv(), REPLY_TIMEOUT) == "ok"
+
+
+async def test_reconnect_with_the_cookie_rejoins_the_session(server: ServerProcess) -> None:
+    async with await open_session(server) as ws:
+        session_id = session_id_of(ws)
+    async with await open_session(server, session_id) as ws:
+        assert SESSION_COOKIE not in session_cookie(ws)
+        await ws.send("ping")
+        assert await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT) == "pong"
+
+
+@pytest.mark.parametrize(
+    "forged",
+    ["not-a-session", "A" * 22, "", "x" * 4000, "'; DROP TABLE sessions; --", "\u00e9\u00e8"],
+)
+async def test_forged_or_unknown_ids_get_a_fresh_session(
+    server: ServerProcess, forged: str
+) -> None:
+    async with await open_session(server) as victim:
+        victim_id = session_id_of(victim)
+        async with await open_session(server, forged.encode("utf-8").decode("latin-1")) as attacker:
+            fresh_id = session_id_of(attacker)
+            assert fresh_id not in (forged, victim_id)
+            await attacker.send("ping")
+            assert await asyncio.wait_for(attacker.recv(), REPLY_TIMEOUT) == "pong"
+            await assert_silent(victim)
+
+
+async def test_send_reaches_only_the_addressed_session(aiohttp_client: AiohttpClient) -> None:
+    app = create_app(Settings(port=0))
+    client = await aiohttp_client(app)
+    async with client.ws_connect("/ws") as target:
+        cookies = client.session.cookie_jar.filter_cookies(client.make_url("/"))
+        target_id = cookies[SESSION_COOKIE].value
+        client.session.cookie_jar.clear()  # the bystander is another browser
+        bystander = await client.ws_connect("/ws")
+        await app[PROXY_OUT].send(target_id, "for you")
+        assert await target.receive_str(timeout=REPLY_TIMEOUT) == "for you"
+        with pytest.raises(asyncio.TimeoutError):
+            await bystander.receive_str(timeout=SILENCE)
+        await bystander.close()
+
+
+async def wait_for_no_sessions(app: web.Application) -> None:
+    """Poll until the registry is empty: expiry happens on the server's own timers."""
+    for _ in range(int(REPLY_TIMEOUT / 0.01)):
+        if not app[SESSIONS]:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{len(app[SESSIONS])} sessions left")
+
+
+async def test_session_is_dropped_after_the_grace_period(aiohttp_client: AiohttpClient) -> None:
+    app = create_app(Settings(port=0, session_grace=0.2))
+    client = await aiohttp_client(app)
+    async with client.ws_connect("/ws"):
+        assert len(app[SESSIONS]) == 1
+    await asyncio.sleep(0.05)
+    assert len(app[SESSIONS]) == 1  # still inside the grace period
+    await wait_for_no_sessions(app)
+
+
+async def test_registry_does_not_grow_with_churn(aiohttp_client: AiohttpClient) -> None:
+    app = create_app(Settings(port=0, session_grace=0))
+    client = await aiohttp_client(app)
+    for _ in range(1_000):
+        client.session.cookie_jar.clear()  # a new browser each time: the worst case for growth
+        async with client.ws_connect("/ws") as ws:
+            await ws.send_str("ping")
+            assert await ws.receive_str(timeout=REPLY_TIMEOUT) == "pong"
+    await wait_for_no_sessions(app)
