@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-__all__ = ["MULTI_SESSION_ONLY", "remove_unused", "main"]
+__all__ = ["MULTI_SESSION_ONLY", "main", "remove_unused"]
 
 # Paths (relative to the project) that exist only for multi-session support.
 MULTI_SESSION_ONLY = (

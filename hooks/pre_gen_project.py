@@ -13,18 +13,29 @@ import keyword
 import re
 import sys
 
-__all__ = ["ValidationError", "validate", "validate_package_name", "validate_port", "validate_project_slug"]
+__all__ = [
+    "ValidationError",
+    "validate",
+    "validate_package_name",
+    "validate_port",
+    "validate_project_slug",
+]
 
 # Modules the generated project imports or installs: a package of the same name would shadow them.
 DEPENDENCY_MODULES = frozenset(
     {
+        "aiohappyeyeballs",
         "aiohttp",
         "aiosignal",
+        "async_timeout",
+        "attr",
+        "attrs",
         "frozenlist",
         "hypothesis",
         "multidict",
         "mypy",
         "playwright",
+        "pre_commit",
         "propcache",
         "pytest",
         "pytest_aiohttp",
@@ -37,7 +48,8 @@ DEPENDENCY_MODULES = frozenset(
         "yarl",
     }
 )
-PORT_PATTERN = re.compile(r"[1-9][0-9]*")  # no sign, no leading zero: it is pasted into Python and TOML
+# No sign, no leading zero: the port is pasted into Python and TOML.
+PORT_PATTERN = re.compile(r"[1-9][0-9]*")
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 PACKAGE_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
 PRIVILEGED_PORTS = range(1, 1024)
@@ -59,12 +71,13 @@ def validate_port(value: object) -> int:
 
 
 def validate_project_slug(value: str) -> str:
-    """Return the slug if it is a normalized distribution name (lowercase, digits, single dashes)."""
+    """Return the slug if it is a normalized distribution name: lowercase, digits, single dashes."""
     if not SLUG_PATTERN.fullmatch(value):
         raise ValidationError(
             "project_slug",
             value,
-            "a lowercase distribution name: letters a-z, digits and single dashes, e.g. 'streaming-app'",
+            "a lowercase distribution name: letters a-z, digits and single dashes,"
+            " e.g. 'streaming-app'",
         )
     return value
 
@@ -73,7 +86,9 @@ def validate_package_name(value: str) -> str:
     """Return the package name if it can be imported without shadowing anything."""
     if not PACKAGE_PATTERN.fullmatch(value) or keyword.iskeyword(value):
         raise ValidationError(
-            "package_name", value, "a lowercase Python identifier that is not a keyword, e.g. 'streaming_app'"
+            "package_name",
+            value,
+            "a lowercase Python identifier that is not a keyword, e.g. 'streaming_app'",
         )
     if value in sys.stdlib_module_names or value in DEPENDENCY_MODULES:
         raise ValidationError(
@@ -88,7 +103,10 @@ def validate(answers: dict[str, object]) -> list[str]:
     validate_project_slug(str(answers["project_slug"]))
     validate_package_name(str(answers["package_name"]))
     if port in PRIVILEGED_PORTS:
-        return [f"WARNING: port {port} is below 1024: the server needs root (or CAP_NET_BIND_SERVICE) to bind it"]
+        return [
+            f"WARNING: port {port} is below 1024:"
+            " the server needs root (or CAP_NET_BIND_SERVICE) to bind it"
+        ]
     return []
 
 
