@@ -1,0 +1,121 @@
+"""Every variant's generated project passes its own tests, linters and type checker.
+
+The tools run in one venv shared by all variants (see ``installed_project``):
+each variant's sources come first through ``PYTHONPATH``. The default project is
+also tested exactly as a user does it: ``./scripts/test``, ``./scripts/run``,
+and the console script.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .baking import BakedProject, BakeVariant, Venv, run
+from .variants import VARIANTS, Variant
+
+pytestmark = pytest.mark.slow
+
+CHECKS = {
+    "ruff-check": ("ruff", "check", "."),
+    "ruff-format": ("ruff", "format", "--check", "."),
+    "mypy": ("mypy", "--strict"),
+    "pytest": ("pytest", "-p", "no:cacheprovider"),
+}
+STARTUP_TIMEOUT = 120.0  # ./scripts/run installs the project before it starts the server
+CLIENT = """
+import asyncio, sys
+from websockets.asyncio.client import connect
+
+async def exchange(url, *texts):
+    async with connect(url) as websocket:
+        for text in texts:
+            await websocket.send(text)
+            print(await websocket.recv())
+
+asyncio.run(exchange(*sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("variant", VARIANTS, ids=str)
+def test_generated_project_passes(
+    baked: BakeVariant, generated_venv: Venv, variant: Variant, check: str
+) -> None:
+    project = baked(variant)
+    env = generated_venv.environ(PYTHONPATH=str(project.path / "src"), REQUIRE_BROWSER="1")
+    result = run([generated_venv.python, "-m", *CHECKS[check]], cwd=project.path, env=env)
+    assert result.returncode == 0, result.stdout
+
+
+def test_generated_scripts_test_passes(
+    installed_project: BakedProject, generated_venv: Venv
+) -> None:
+    env = generated_venv.environ(REQUIRE_BROWSER="1")
+    result = run(["./scripts/test"], cwd=installed_project.path, env=env)
+    assert result.returncode == 0, result.stdout
+    assert " passed" in result.stdout
+    assert " skipped" not in result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def serving(command: list[str], cwd: Path, env: dict[str, str]) -> Iterator[str]:
+    """Start a server, yield its log once it listens; stop it with SIGTERM and expect exit 0."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+        def output() -> str:
+            log.seek(0)
+            return log.read().decode()
+
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while "started websocket server at" not in output():
+                assert process.poll() is None, output()
+                assert time.monotonic() < deadline, output()
+                time.sleep(0.1)
+            yield output()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        assert process.returncode == 0, output()
+
+
+@pytest.mark.parametrize("how", ["console-script", "scripts/run"])
+def test_generated_server_answers_ping_with_pong(
+    installed_project: BakedProject, generated_venv: Venv, how: str
+) -> None:
+    port = free_port()
+    slug = str(installed_project.context["project_slug"])
+    start = {
+        "console-script": [str(generated_venv.path / "bin" / slug), "--port", str(port)],
+        "scripts/run": ["./scripts/run", "--port", str(port)],
+    }[how]
+    env = generated_venv.environ()
+    with serving(start, cwd=installed_project.path, env=env) as log:
+        assert f"started websocket server at ws://127.0.0.1:{port}/ws" in log
+        url = f"ws://127.0.0.1:{port}/ws"
+        client = run(
+            [generated_venv.python, "-c", CLIENT, url, "ping", "hello world"], Path("/"), env
+        )
+        assert client.returncode == 0, client.stdout
+        assert client.stdout == "pong\nok\n"

@@ -1,0 +1,121 @@
+"""What cookiecutter renders is complete and well-formed, whatever text the answers hold."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .baking import Bake, BakedProject, BakeVariant
+from .variants import AWKWARD_TEXT, INJECTION, VARIANTS, Variant
+
+# Jinja left behind: an expression (GitHub's own ${{ ... }} is fine), a statement, a comment,
+# or any reference to the cookiecutter context.
+UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#|#\}|cookiecutter\.")
+# .cookiecutter.json is named after cookiecutter on purpose.
+UNRENDERED_EXEMPT = re.compile(r"(?<![\w/])\.cookiecutter\.json")
+
+
+class _TitleParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_title = False
+        self.title = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.in_title = tag == "title"
+
+    def handle_endtag(self, tag: str) -> None:
+        self.in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self.in_title:
+            self.title += data
+
+
+def page_title(html: str) -> str:
+    parser = _TitleParser()
+    parser.feed(html)
+    parser.close()
+    return parser.title
+
+
+def leftovers(project: BakedProject) -> list[str]:
+    found = [
+        f"path: {name}"
+        for name in project.files
+        if UNRENDERED.search(UNRENDERED_EXEMPT.sub("", name))
+    ]
+    for name in sorted(project.files):
+        text = UNRENDERED_EXEMPT.sub("", project.read(name))
+        found += [f"{name}: {match.group()!r}" for match in UNRENDERED.finditer(text)]
+    return found
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=str)
+def test_no_jinja_is_left_unrendered(baked: BakeVariant, variant: Variant) -> None:
+    assert leftovers(baked(variant)) == []
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=str)
+def test_toml_yaml_and_json_parse_with_the_answers(baked: BakeVariant, variant: Variant) -> None:
+    project = baked(variant)
+    answers = project.context
+    metadata = project.toml("pyproject.toml")["project"]
+    assert metadata["name"] == answers["project_slug"]
+    assert metadata["description"] == answers["description"]
+    assert metadata["authors"] == [{"name": answers["author_name"]}]
+
+    workflow = yaml.safe_load(project.read(".github/workflows/ci.yml"))
+    assert workflow["jobs"]
+    assert "${{ matrix.python-version }}" in project.read(".github/workflows/ci.yml")
+    hooks = yaml.safe_load(project.read(".pre-commit-config.yaml"))
+    assert hooks["repos"]
+
+    replay = json.loads(project.read(".cookiecutter.json"))
+    for variable in ("project_name", "project_slug", "package_name", "description", "author_name"):
+        assert replay[variable] == answers[variable]
+    assert replay["multi_session"] == answers["multi_session"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=str)
+def test_python_compiles_and_html_shows_the_name(baked: BakeVariant, variant: Variant) -> None:
+    project = baked(variant)
+    for name in sorted(n for n in project.files if n.endswith(".py")):
+        compile(project.read(name), name, "exec")
+    page = project.read("src/{package}/static/index.html")
+    assert page_title(page) == project.context["project_name"]
+
+
+def test_awkward_text_is_kept_verbatim(bake: Bake) -> None:
+    project = bake(dict.fromkeys(("project_name", "description", "author_name"), AWKWARD_TEXT))
+    assert project.path.name == "o-brien-quotes-unicode"
+    assert project.package == "o_brien_quotes_unicode"
+    metadata = project.toml("pyproject.toml")["project"]
+    assert (metadata["description"], metadata["authors"][0]["name"]) == (AWKWARD_TEXT, AWKWARD_TEXT)
+    assert page_title(project.read("src/{package}/static/index.html")) == AWKWARD_TEXT
+    assert json.loads(project.read(".cookiecutter.json"))["project_name"] == AWKWARD_TEXT
+
+
+def test_text_beyond_the_basic_plane_renders_valid_toml(bake: Bake) -> None:
+    # Jinja's tojson would write these as surrogate pairs (\ud83d\ude80), which TOML rejects.
+    project = bake({"description": "Rockets 🚀", "author_name": "Ann 😀"})
+    metadata = project.toml("pyproject.toml")["project"]
+    assert (metadata["description"], metadata["authors"]) == ("Rockets 🚀", [{"name": "Ann 😀"}])
+
+
+def test_injected_code_in_answers_stays_inert(bake: Bake, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    payload = INJECTION.format(marker=marker)
+    project = bake({"project_name": payload, "description": payload, "author_name": payload})
+    assert not marker.exists()
+    assert project.toml("pyproject.toml")["project"]["description"] == payload
+    assert json.loads(project.read(".cookiecutter.json"))["author_name"] == payload
+    assert page_title(project.read("src/{package}/static/index.html")) == payload
+    for name in sorted(n for n in project.files if n.endswith(".py")):
+        compile(project.read(name), name, "exec")
+    assert leftovers(project) == []
