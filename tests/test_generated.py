@@ -106,9 +106,10 @@ def test_generated_server_answers_ping_with_pong(
 ) -> None:
     port = free_port()
     slug = str(installed_project.context["project_slug"])
+    address = ["--host", "127.0.0.1", "--port", str(port)]
     start = {
-        "console-script": [str(generated_venv.path / "bin" / slug), "--port", str(port)],
-        "scripts/run": ["./scripts/run", "--port", str(port)],
+        "console-script": [str(generated_venv.path / "bin" / slug), *address],
+        "scripts/run": ["./scripts/run", *address],
     }[how]
     env = generated_venv.environ()
     with serving(start, cwd=installed_project.path, env=env) as log:
