@@ -68,7 +68,7 @@ class BakedProject:
 
 
 # The fixtures `bake` (answers -> a fresh project) and `baked` (a variant -> its shared project).
-Bake = Callable[[dict[str, object]], BakedProject]
+Bake = Callable[[Mapping[str, object]], BakedProject]
 BakeVariant = Callable[[Variant], BakedProject]
 
 

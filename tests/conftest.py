@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -13,8 +13,8 @@ from .baking import PIP_INSTALL, REPO, Bake, BakedProject, BakeVariant, Venv, pr
 from .variants import DEFAULT, Variant
 
 
-def _bake(cookies: Any, answers: dict[str, object]) -> BakedProject:
-    result = cookies.bake(extra_context=answers)
+def _bake(cookies: Any, answers: Mapping[str, object]) -> BakedProject:
+    result = cookies.bake(extra_context=dict(answers))
     assert result.exception is None, f"rendering {answers} failed: {result.exception!r}"
     assert result.exit_code == 0
     return BakedProject.snapshot(result.project_path, result.context)
