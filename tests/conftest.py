@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import tempfile
 from collections.abc import Iterator, Mapping
 from types import ModuleType
 from typing import Any
@@ -11,6 +12,15 @@ import pytest
 
 from .baking import PIP_INSTALL, REPO, Bake, BakedProject, BakeVariant, Venv, prepare_venv, run
 from .variants import DEFAULT, Variant
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _hook_scripts_in_pytest_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Cookiecutter writes each rendered hook to a temp file it never deletes: keep them here."""
+    scripts = tmp_path_factory.mktemp("hook-scripts")  # after pytest has chosen its own base
+    saved, tempfile.tempdir = tempfile.tempdir, str(scripts)
+    yield
+    tempfile.tempdir = saved
 
 
 def _bake(cookies: Any, answers: Mapping[str, object]) -> BakedProject:

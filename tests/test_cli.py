@@ -16,12 +16,12 @@ COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
 
 @pytest.fixture
 def user_config(tmp_path: Path) -> dict[str, str]:
-    """An environment whose cookiecutter config keeps replay files out of the user's home."""
+    """An environment that keeps cookiecutter's replay files and hook scripts in ``tmp_path``."""
     config = tmp_path / "cookiecutter.yaml"
     config.write_text(
         f"cookiecutters_dir: {tmp_path / 'templates'}\nreplay_dir: {tmp_path / 'replay'}\n"
     )
-    return os.environ | {"COOKIECUTTER_CONFIG": str(config)}
+    return os.environ | {"COOKIECUTTER_CONFIG": str(config), "TMPDIR": str(tmp_path)}
 
 
 def cookiecutter(
