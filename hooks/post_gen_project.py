@@ -17,6 +17,7 @@ __all__ = ["MULTI_SESSION_ONLY", "remove_unused", "main"]
 MULTI_SESSION_ONLY = (
     "src/{package}/sessions.py",
     "src/{package}/protocol.py",
+    "src/{package}/replay.py",
     "tests/test_sessions.py",
     "tests/test_protocol.py",
 )

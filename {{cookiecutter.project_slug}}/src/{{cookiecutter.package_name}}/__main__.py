@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from .server import create_app
+from .server import create_app, drain
 from .settings import Settings, parse_settings
 
 __all__ = ["main", "serve"]
@@ -20,8 +20,9 @@ logger = logging.getLogger("{{ cookiecutter.package_name }}")
 
 
 async def serve(settings: Settings) -> None:
-    """Serve until SIGINT or SIGTERM, then close every connection and return."""
-    runner = web.AppRunner(create_app(settings))
+    """Serve until SIGINT or SIGTERM, then drain every connection and return."""
+    app = create_app(settings)
+    runner = web.AppRunner(app, shutdown_timeout=settings.shutdown_timeout)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.host, settings.port)
@@ -30,9 +31,11 @@ async def serve(settings: Settings) -> None:
         shown_host = f"[{host}]" if ":" in host else host
         logger.info("started websocket server at ws://%s:%d/ws", shown_host, port)
         await _until_signalled(signal.SIGINT, signal.SIGTERM)
-        logger.info("shutting down")
+        logger.info("draining: closing every connection with 1001")
+        await drain(app)
     finally:
         await runner.cleanup()
+    logger.info("stopped")
 
 
 async def _until_signalled(*signals: signal.Signals) -> None:
