@@ -20,6 +20,7 @@ MULTI_SESSION_ONLY = (
     "src/{package}/replay.py",
     "tests/test_sessions.py",
     "tests/test_protocol.py",
+    "tests/test_resume.py",
 )
 
 

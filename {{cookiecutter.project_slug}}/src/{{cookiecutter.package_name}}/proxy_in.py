@@ -54,7 +54,8 @@ def _open_websocket(settings: Settings) -> web.WebSocketResponse:
 {%- if cookiecutter.multi_session %}
         protocols=(SUBPROTOCOL,),
 {%- endif %}
-        max_msg_size=settings.max_message_size,
+        # aiohttp refuses a message of exactly max_msg_size bytes; the setting allows it.
+        max_msg_size=settings.max_message_size + 1,
         heartbeat=settings.heartbeat or None,
         compress=False,
     )
