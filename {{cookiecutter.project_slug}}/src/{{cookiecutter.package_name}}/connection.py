@@ -31,6 +31,9 @@ class Connection:
 
     __slots__ = (
         "_closer",
+{%- if cookiecutter.scale_out == "redis" %}
+        "_held",
+{%- endif %}
         "_idle",
         "_pending",
         "_queue",
@@ -64,6 +67,9 @@ class Connection:
         self._transport = request.transport
         self._writer = asyncio.create_task(self._write_queued())
         self._closer: asyncio.Task[None] | None = None
+{%- if cookiecutter.scale_out == "redis" %}
+        self._held: list[tuple[int | None, str]] | None = None
+{%- endif %}
 
     def send(self, frame: str) -> None:
         """Queue ``frame`` for this client, without waiting; a closing connection drops it."""
@@ -76,6 +82,26 @@ class Connection:
         self._queue.append(frame)
         self._pending.set()
         self._idle.clear()
+{%- if cookiecutter.scale_out == "redis" %}
+
+    def send_numbered(self, seq: int | None, frame: str) -> None:
+        """Queue message number ``seq``, or hold it while this connection is being caught up."""
+        if self._held is not None:
+            self._held.append((seq, frame))
+        else:
+            self.send(frame)
+
+    def hold(self) -> None:
+        """Hold live messages back while what was missed is fetched (see :meth:`release`)."""
+        self._held = []
+
+    def release(self, replayed_up_to: int) -> None:
+        """Queue the held messages that the replay did not already cover, and go live."""
+        held, self._held = self._held or [], None
+        for seq, frame in held:
+            if seq is None or seq > replayed_up_to:
+                self.send(frame)
+{%- endif %}
 
     async def _write_queued(self) -> None:
         while True:

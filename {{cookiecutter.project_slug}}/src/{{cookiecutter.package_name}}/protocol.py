@@ -45,8 +45,14 @@ def encode_welcome(session_id: str, seq: int, heartbeat: float) -> str:
     )
 
 
+{% if cookiecutter.scale_out == "redis" -%}
+def encode_message(seq: int | None, text: str) -> str:
+    """A numbered message; ``seq`` is None for one sent while Redis was unreachable."""
+    return json.dumps({"type": "message", "seq": seq, "data": text})
+{%- else -%}
 def encode_message(seq: int, text: str) -> str:
     return json.dumps({"type": "message", "seq": seq, "data": text})
+{%- endif %}
 
 
 def encode_gap(first: int, last: int) -> str:

@@ -69,13 +69,19 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
     check_origin(request, settings)
     _check_capacity(request)
     presented = request.cookies.get(SESSION_COOKIE)
+{%- if cookiecutter.scale_out == "redis" %}
+    out = request.app[PROXY_OUT]
+    session_id = await out.claim(presented)
+{%- else %}
     session_id = sessions.claim(presented)
+{%- endif %}
+    minted = session_id != presented
     existing = sessions.get(session_id)
     if existing is not None and len(existing.connections) >= settings.max_session_connections:
         raise web.HTTPTooManyRequests(text="too many connections for this session")
 
     ws = _open_websocket(settings)
-    if session_id != presented:
+    if minted:
         ws.set_cookie(
             SESSION_COOKIE,
             session_id,
@@ -89,7 +95,11 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
     connection = Connection(request, ws, settings.send_queue_bytes)
     session, is_new = sessions.join(session_id, connection)
     if connection.speaks_protocol:
-        _welcome(request, connection, session, is_new)
+{%- if cookiecutter.scale_out == "redis" %}
+        await _welcome(request, connection, session, minted)
+{%- else %}
+        _welcome(request, connection, session, minted)
+{%- endif %}
     logger.info(
         "open session=%s conn=%s peer=%s protocol=%s",
         session.id,
@@ -113,21 +123,36 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
             connection.close_reason,
         )
     return ws
+{%- if cookiecutter.scale_out == "redis" %}
 
 
-def _welcome(request: web.Request, connection: Connection, session: Session, is_new: bool) -> None:
+async def _welcome(
+    request: web.Request, connection: Connection, session: Session, minted: bool
+) -> None:
     """Greet a protocol client and replay what it missed, before any live message can overtake."""
-    heartbeat = request.app[SETTINGS].heartbeat
-    connection.send(encode_welcome(session.id, session.last_seq, heartbeat))
+    out = request.app[PROXY_OUT]
+    position = out.position(session)
+{%- else %}
+
+
+def _welcome(request: web.Request, connection: Connection, session: Session, minted: bool) -> None:
+    """Greet a protocol client and replay what it missed, before any live message can overtake."""
+    position = session.last_seq
+{%- endif %}
+    connection.send(encode_welcome(session.id, position, request.app[SETTINGS].heartbeat))
     last_seen = request.query.get("last_seq")
     if last_seen is None:
         return
-    if is_new:
-        connection.send(encode_reset("session expired", session.last_seq))
+    if minted:
+        connection.send(encode_reset("session expired", position))
     elif not last_seen.isdigit():
-        connection.send(encode_reset("last_seq must be a non-negative integer", session.last_seq))
+        connection.send(encode_reset("last_seq must be a non-negative integer", position))
     else:
+{%- if cookiecutter.scale_out == "redis" %}
+        await out.resume(session, connection, int(last_seen))
+{%- else %}
         session.resume(connection, int(last_seen))
+{%- endif %}
 
 
 async def _receive(

@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from .connection import Connection
-{%- if cookiecutter.multi_session %}
+{%- if cookiecutter.scale_out == "redis" %}
+from .sessions import Session, SessionRegistry
+{%- elif cookiecutter.multi_session %}
 from .sessions import SessionRegistry
 {%- endif %}
 
@@ -61,6 +63,22 @@ class LocalProxyOut:
         """Every open connection of this process."""
         for session in self.sessions:
             yield from list(session.connections)
+{%- if cookiecutter.scale_out == "redis" %}
+
+    # What the incoming proxy asks of the session store; RedisProxyOut shares it between processes.
+
+    ready = True  # nothing outside this process to wait for
+
+    async def claim(self, presented: str | None) -> str:
+        return self.sessions.claim(presented)
+
+    def position(self, session: Session) -> int:
+        """The number after which a new connection of ``session`` is sent messages."""
+        return session.last_seq
+
+    async def resume(self, session: Session, connection: Connection, last_seen: int) -> None:
+        session.resume(connection, last_seen)
+{%- endif %}
 {%- else %}
 
 

@@ -17,6 +17,9 @@ from .logic import Logic
 from .producer import run_producers
 from .proxy_in import handle_websocket
 from .proxy_out import LocalProxyOut
+{%- if cookiecutter.scale_out == "redis" %}
+from .proxy_out_redis import RedisProxyOut
+{%- endif %}
 {%- if cookiecutter.multi_session %}
 from .sessions import SessionRegistry
 {%- endif %}
@@ -45,7 +48,18 @@ def create_app(settings: Settings) -> web.Application:
         replay_age=settings.replay_age,
         on_expire=lambda session: logic.on_close(session),
     )
+{%- if cookiecutter.scale_out == "redis" %}
+    out: LocalProxyOut
+    if settings.redis_url:
+        bus = RedisProxyOut(sessions, settings)
+        app.cleanup_ctx.append(bus.lifespan)  # before the producers, which send through it
+        out = bus
+    else:
+        out = LocalProxyOut(sessions)
+    app[PROXY_OUT] = out
+{%- else %}
     app[PROXY_OUT] = out = LocalProxyOut(sessions)
+{%- endif %}
     app[LOGIC] = logic = Logic(out)
 {%- else %}
     app[PROXY_OUT] = out = LocalProxyOut()
@@ -75,9 +89,17 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+{%- if cookiecutter.scale_out == "redis" %}
+    """Readiness: 200 while new connections are welcome, 503 while draining or without Redis."""
+    if request.app[LIFECYCLE].draining:
+        return web.json_response({"status": "draining"}, status=503)
+    if not request.app[PROXY_OUT].ready:
+        return web.json_response({"status": "redis unreachable"}, status=503)
+{%- else %}
     """Readiness: 200 while new connections are welcome, 503 while draining."""
     if request.app[LIFECYCLE].draining:
         return web.json_response({"status": "draining"}, status=503)
+{%- endif %}
     return web.json_response({"status": "ready"})
 
 

@@ -51,8 +51,21 @@ class Session:
         self.last_seq += 1
         frame = encode_message(self.last_seq, text)
         self.history.append(self.last_seq, frame)
+{%- if cookiecutter.scale_out == "redis" %}
+        self.deliver(self.last_seq, text, frame)
+
+    def deliver(self, seq: int | None, text: str, frame: str | None = None) -> None:
+        """Queue message ``seq`` (numbered elsewhere: by Redis) for every connection."""
+        frame = frame or encode_message(seq, text)
+        for connection in self.connections:
+            if connection.speaks_protocol:
+                connection.send_numbered(seq, frame)
+            else:
+                connection.send(text)
+{%- else %}
         for connection in self.connections:
             connection.send(frame if connection.speaks_protocol else text)
+{%- endif %}
 
     def resume(self, connection: Connection, last_seen: int) -> None:
         """Queue for ``connection`` what it missed after ``last_seen``; say so if some is lost."""

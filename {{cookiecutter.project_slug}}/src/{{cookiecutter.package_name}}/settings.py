@@ -85,6 +85,15 @@ class Settings:
     shutdown_timeout: float = _setting(
         10.0, "seconds to flush queued messages and close connections on SIGTERM/SIGINT"
     )
+{%- if cookiecutter.scale_out == "redis" %}
+    redis_url: str = _setting(
+        "", "Redis shared by all server processes, e.g. redis://127.0.0.1:6379/0; empty: none"
+    )
+    redis_log_size: int = _setting(
+        100_000, "messages (to all sessions) the Redis log keeps for replay on resume"
+    )
+    workers: int = _setting(1, "server processes sharing the port (SO_REUSEPORT); needs Redis")
+{%- endif %}
 
 
 def _env_name(field: dataclasses.Field[Any]) -> str:

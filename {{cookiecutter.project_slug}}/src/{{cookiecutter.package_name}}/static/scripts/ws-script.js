@@ -125,6 +125,12 @@ window.addEventListener("load", () => {
             }
             startHeartbeat(socket, event.heartbeat);
         } else if (event.type === "message") {
+{%- if cookiecutter.scale_out == "redis" %}
+            if (event.seq === null) {
+                logOutput(`<== ${event.data}`);  // sent while Redis was away: not numbered
+                return;
+            }
+{%- endif %}
             if (event.seq <= lastSeq) {
                 return;  // already seen
             }
