@@ -22,8 +22,7 @@ from .proxy_out_redis import RedisUnavailableError
 {% endif -%}
 from .server import create_app, drain
 from .settings import Settings
-
-{%- if cookiecutter.scale_out == "redis" %}
+{% if cookiecutter.scale_out == "redis" %}
 __all__ = ["LOG_FORMAT", "run", "run_workers", "serve"]
 {%- else %}
 __all__ = ["LOG_FORMAT", "serve"]

@@ -47,6 +47,9 @@ class Settings:
         0.0, "seconds between the streaming example's 'notify' broadcasts; 0 turns it off"
     )
     notify_count: int = _setting(0, "stop the streaming example after this many; 0: never")
+    notify_size: int = _setting(
+        0, "pad each 'notify' message to this many characters (payload size for load tests)"
+    )
 {%- if cookiecutter.multi_session %}
     session_grace: float = _setting(
         60.0, "seconds a session outlives its last connection, so a reconnect can rejoin it"
