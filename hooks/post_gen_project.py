@@ -17,24 +17,36 @@ __all__ = ["MULTI_SESSION_ONLY", "main", "remove_unused"]
 MULTI_SESSION_ONLY = (
     "src/{package}/sessions.py",
     "src/{package}/protocol.py",
+    "src/{package}/replay.py",
     "tests/test_sessions.py",
     "tests/test_protocol.py",
+    "tests/test_resume.py",
+)
+
+
+# Paths that exist only for the Redis scale-out option.
+REDIS_ONLY = (
+    "src/{package}/proxy_out_redis.py",
+    "tests/redis_server.py",
+    "tests/test_scale_out.py",
 )
 
 
 def remove_unused(project: Path, answers: dict[str, object]) -> list[Path]:
     """Delete the files of the options that are off; return what was deleted."""
     removed: list[Path] = []
-    if not answers["multi_session"]:
-        for pattern in MULTI_SESSION_ONLY:
-            path = project / pattern.format(package=answers["package_name"])
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-            else:
-                continue
-            removed.append(path)
+    unused = [] if answers["multi_session"] else list(MULTI_SESSION_ONLY)
+    if answers["scale_out"] != "redis":
+        unused += REDIS_ONLY
+    for pattern in unused:
+        path = project / pattern.format(package=answers["package_name"])
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        removed.append(path)
     return removed
 
 

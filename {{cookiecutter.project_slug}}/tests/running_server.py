@@ -60,9 +60,12 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def running_server(*args: str) -> Iterator[ServerProcess]:
-    """Run the server (with extra command-line ``args``) for the ``with`` block, then stop it."""
-    server = _start(*args)
+def running_server(*args: str, port: int | None = None) -> Iterator[ServerProcess]:
+    """Run the server (with extra command-line ``args``) for the ``with`` block, then stop it.
+
+    It listens on ``port``, or on a free port when none is given.
+    """
+    server = _start(port or free_port(), *args)
     try:
         yield server
     finally:
@@ -70,9 +73,8 @@ def running_server(*args: str) -> Iterator[ServerProcess]:
         server.log_file.close()
 
 
-def _start(*args: str) -> ServerProcess:
-    """Start the server on a free 127.0.0.1 port and wait until it logs that it listens."""
-    port = free_port()
+def _start(port: int, *args: str) -> ServerProcess:
+    """Start the server on 127.0.0.1:``port`` and wait until it logs that it listens."""
     log_file = tempfile.TemporaryFile()  # noqa: SIM115  # closed by running_server()
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}"]
     process = subprocess.Popen(

@@ -1,4 +1,4 @@
-"""The page in a real Chromium: Connect, ping -> pong, hello world + Enter -> ok, Disconnect.
+"""The page in a real Chromium: the seed's exchange, and reconnecting by itself.
 
 The browser is Playwright's own Chromium when installed (``python -m playwright
 install chromium``), else the one named by ``$CHROMIUM`` or found on ``PATH``.
@@ -11,14 +11,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
+{%- if cookiecutter.multi_session %}
+import signal
+{%- endif %}
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from .running_server import ServerProcess
+from .running_server import ServerProcess, free_port, running_server
 
+RECONNECT_TIMEOUT_MS = 20_000  # the backoff reaches 8 s after five failed attempts
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome")
 HEADLESS_ARGS = ["--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
@@ -83,3 +87,75 @@ def test_page_exchanges_messages_with_the_server(server: ServerProcess, page: Pa
     expect(output).to_have_value(ending_with("<== ok\n\nDisconnected!\n\n"))
     page.click("#disconnect")
     expect(output).to_have_value(ending_with("Disconnected!\n\nNot Connected!\n\n"))
+
+
+def connect_page(page: Page, server: ServerProcess) -> None:
+    page.goto(server.http_url + "/")
+    page.click("#connect")
+    expect(page.locator("#state")).to_have_text("connected")
+
+
+def test_page_reconnects_by_itself_when_the_server_restarts(page: Page) -> None:
+    port = free_port()
+    state = page.locator("#state")
+    output = page.locator("#output")
+    with running_server(port=port) as first:
+        connect_page(page, first)
+    expect(output).to_have_value(re.compile(r"Disconnected! \(1001 server shutdown\)"))
+    expect(state).to_have_text(re.compile(r"^reconnecting in \d+\.\d s$"))
+
+    with running_server(port=port):
+        expect(state).to_have_text("connected", timeout=RECONNECT_TIMEOUT_MS)
+{%- if cookiecutter.multi_session %}
+        # The new process never knew the old session: the page is told, then carries on.
+        expect(output).to_have_value(re.compile(r"Could not resume \(session expired\)"))
+{%- endif %}
+        page.click("#sendMessage")
+        expect(output).to_have_value(ending_with("==> ping\n\n<== pong\n\n"))
+
+
+def test_disconnect_stops_reconnecting(page: Page) -> None:
+    port = free_port()
+    output = page.locator("#output")
+    with running_server(port=port) as server:
+        connect_page(page, server)
+    expect(page.locator("#state")).to_have_text(re.compile("^reconnecting"))
+    page.click("#disconnect")
+    expect(page.locator("#state")).to_have_text("disconnected")
+    expect(output).to_have_value(ending_with("Stopped reconnecting.\n\n"))
+    log_when_stopped = output.input_value()
+    with running_server(port=port):
+        page.wait_for_timeout(1_500)  # longer than the first backoff steps
+    assert output.input_value() == log_when_stopped
+
+
+def test_policy_violation_is_not_retried(page: Page) -> None:
+    with running_server("--rate-limit", "0.001", "--rate-burst", "1") as server:
+        connect_page(page, server)
+        page.click("#sendMessage")
+        page.click("#sendMessage")  # over the rate limit: closed with 1008
+        output = page.locator("#output")
+        expect(output).to_have_value(re.compile(r"Disconnected! \(1008 rate limit exceeded\)"))
+        expect(output).to_have_value(ending_with("the server refused this client.\n\n"))
+        expect(page.locator("#state")).to_have_text("disconnected")
+{%- if cookiecutter.multi_session %}
+
+
+def test_page_detects_a_silent_server_and_resumes(page: Page) -> None:
+    output = page.locator("#output")
+    with running_server("--heartbeat", "0.5") as server:
+        connect_page(page, server)
+        page.click("#sendMessage")
+        expect(output).to_have_value(ending_with("<== pong\n\n"))
+        server.process.send_signal(signal.SIGSTOP)  # alive for TCP, silent for the page
+        try:
+            expect(output).to_have_value(re.compile("Connection lost: the server stopped"))
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+        expect(page.locator("#state")).to_have_text("connected", timeout=RECONNECT_TIMEOUT_MS)
+        page.fill("#message", "still there?")
+        page.press("#message", "Enter")
+        expect(output).to_have_value(ending_with("==> still there?\n\n<== ok\n\n"))
+        assert "Could not resume" not in output.input_value()
+        assert "Missed messages" not in output.input_value()
+{%- endif %}

@@ -49,5 +49,5 @@ async def test_sigterm_closes_clients_with_going_away_and_exits_zero(server: Ser
 async def test_notify_interval_flag_streams_notify() -> None:
     with running_server("--notify-interval", "0.1") as streaming:
         async with connect(streaming.ws_url) as ws:
-            assert await asyncio.wait_for(ws.recv(), 5) == "notify"
-            assert await asyncio.wait_for(ws.recv(), 5) == "notify"
+            number = int(str(await asyncio.wait_for(ws.recv(), 5)).removeprefix("notify "))
+            assert await asyncio.wait_for(ws.recv(), 5) == f"notify {number + 1}"

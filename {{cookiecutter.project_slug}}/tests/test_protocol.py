@@ -8,7 +8,12 @@ import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 
-from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL, ProtocolError, parse_client_frame
+from {{ cookiecutter.package_name }}.protocol import (
+    SUBPROTOCOL,
+    ClientFrame,
+    ProtocolError,
+    parse_client_frame,
+)
 
 
 @pytest.mark.parametrize(
@@ -27,7 +32,12 @@ def test_malformed_frames_are_named(frame: str, problem: str) -> None:
 
 
 def test_message_frame_carries_text() -> None:
-    assert parse_client_frame('{"type": "message", "data": "ping"}') == "ping"
+    frame = parse_client_frame('{"type": "message", "data": "ping"}')
+    assert frame == ClientFrame("message", "ping")
+
+
+def test_heartbeat_frame_is_recognised() -> None:
+    assert parse_client_frame('{"type": "heartbeat"}') == ClientFrame("heartbeat")
 
 
 async def test_protocol_client_gets_welcome_then_wrapped_replies(
@@ -39,8 +49,23 @@ async def test_protocol_client_gets_welcome_then_wrapped_replies(
         welcome = json.loads(await ws.receive_str(timeout=5))
         assert welcome["type"] == "welcome"
         assert len(welcome["session"]) >= 22
+        assert welcome["seq"] == 0
         await ws.send_str(json.dumps({"type": "message", "data": "ping"}))
-        assert json.loads(await ws.receive_str(timeout=5)) == {"type": "message", "data": "pong"}
+        reply = json.loads(await ws.receive_str(timeout=5))
+        assert reply == {"type": "message", "seq": 1, "data": "pong"}
+        await ws.send_str(json.dumps({"type": "message", "data": "again"}))
+        reply = json.loads(await ws.receive_str(timeout=5))
+        assert reply == {"type": "message", "seq": 2, "data": "ok"}
+
+
+async def test_heartbeat_is_answered_without_a_sequence_number(
+    aiohttp_client: AiohttpClient, app: web.Application
+) -> None:
+    client = await aiohttp_client(app)
+    async with client.ws_connect("/ws", protocols=(SUBPROTOCOL,)) as ws:
+        await ws.receive_str(timeout=5)  # welcome
+        await ws.send_str(json.dumps({"type": "heartbeat"}))
+        assert json.loads(await ws.receive_str(timeout=5)) == {"type": "heartbeat"}
 
 
 async def test_malformed_frame_gets_an_error_and_the_connection_stays_open(
@@ -53,4 +78,5 @@ async def test_malformed_frame_gets_an_error_and_the_connection_stays_open(
         error = json.loads(await ws.receive_str(timeout=5))
         assert error == {"type": "error", "error": "frame is not valid JSON"}
         await ws.send_str(json.dumps({"type": "message", "data": "hi"}))
-        assert json.loads(await ws.receive_str(timeout=5)) == {"type": "message", "data": "ok"}
+        reply = json.loads(await ws.receive_str(timeout=5))
+        assert reply == {"type": "message", "seq": 1, "data": "ok"}

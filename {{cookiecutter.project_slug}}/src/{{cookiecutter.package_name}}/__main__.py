@@ -2,55 +2,39 @@
 
 from __future__ import annotations
 
-import asyncio
+{% if cookiecutter.scale_out == "redis" -%}
 import logging
-import signal
+import sys
 from collections.abc import Sequence
 
-from aiohttp import web
+from .runner import LOG_FORMAT, run, run_workers
+{% else -%}
+import asyncio
+import logging
+from collections.abc import Sequence
 
-from .server import create_app
-from .settings import Settings, parse_settings
+from .runner import LOG_FORMAT, serve
+{% endif -%}
+from .settings import parse_settings
 
-__all__ = ["main", "serve"]
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-logger = logging.getLogger("{{ cookiecutter.package_name }}")
-
-
-async def serve(settings: Settings) -> None:
-    """Serve until SIGINT or SIGTERM, then close every connection and return."""
-    runner = web.AppRunner(create_app(settings))
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, settings.host, settings.port)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        shown_host = f"[{host}]" if ":" in host else host
-        logger.info("started websocket server at ws://%s:%d/ws", shown_host, port)
-        await _until_signalled(signal.SIGINT, signal.SIGTERM)
-        logger.info("shutting down")
-    finally:
-        await runner.cleanup()
-
-
-async def _until_signalled(*signals: signal.Signals) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in signals:
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for signum in signals:
-            loop.remove_signal_handler(signum)
+__all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     settings = parse_settings(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+{%- if cookiecutter.scale_out == "redis" %}
+    if settings.workers > 1:
+        if not settings.redis_url:
+            sys.exit(
+                "error: --workers needs --redis-url: sessions kept in one process's memory"
+                " cannot span processes"
+            )
+        sys.exit(run_workers(settings))
+    sys.exit(run(settings))
+{%- else %}
     asyncio.run(serve(settings))
+{%- endif %}
 
 
 if __name__ == "__main__":

@@ -1,46 +1,155 @@
-"""One open websocket, as the outgoing proxy sees it: something to send text to."""
+"""One open websocket, with its own bounded outbound queue and the task that drains it.
+
+Senders never wait on a client: :meth:`Connection.send` only queues the frame.
+A writer task per connection writes the queue to the socket at the pace the
+client reads. A client that falls so far behind that its queue outgrows the
+limit is dropped with close code 1013 (try again later){% if cookiecutter.multi_session %}; its session can
+resume from the replay buffer when it reconnects{% endif %}.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-{%- if not cookiecutter.multi_session %}
 import itertools
-{%- endif %}
+from collections import deque
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 {%- if cookiecutter.multi_session %}
 
 from . import protocol
 {%- endif %}
 
 __all__ = ["Connection"]
-{%- if not cookiecutter.multi_session %}
 
 _next_id = itertools.count(1)
-{%- endif %}
+CLOSE_TIMEOUT = 1.0  # seconds a close handshake may take before the socket is aborted
 
 
 class Connection:
-    """A client's websocket, with the framing it asked for at the handshake."""
+    """A client's websocket, and the frames queued for it."""
 
-    __slots__ = ({% if cookiecutter.multi_session %}"speaks_protocol", {% else %}"id", {% endif %}"ws")
+    __slots__ = (
+        "_closer",
+{%- if cookiecutter.scale_out == "redis" %}
+        "_held",
+{%- endif %}
+        "_idle",
+        "_pending",
+        "_queue",
+        "_queue_limit",
+        "_queued_bytes",
+        "_transport",
+        "_writer",
+        "close_reason",
+        "closing",
+        "id",
+{%- if cookiecutter.multi_session %}
+        "speaks_protocol",
+{%- endif %}
+        "ws",
+    )
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse, queue_limit: int) -> None:
         self.ws = ws
+        self.id = str(next(_next_id))
 {%- if cookiecutter.multi_session %}
         self.speaks_protocol = ws.ws_protocol == protocol.SUBPROTOCOL
-{%- else %}
-        self.id = str(next(_next_id))
+{%- endif %}
+        self.closing = False
+        self.close_reason = ""
+        self._queue: deque[str] = deque()
+        self._queued_bytes = 0
+        self._queue_limit = queue_limit
+        self._pending = asyncio.Event()  # set while the queue holds frames
+        self._idle = asyncio.Event()  # set while everything queued has been written
+        self._idle.set()
+        self._transport = request.transport
+        self._writer = asyncio.create_task(self._write_queued())
+        self._closer: asyncio.Task[None] | None = None
+{%- if cookiecutter.scale_out == "redis" %}
+        self._held: list[tuple[int | None, str]] | None = None
 {%- endif %}
 
-    async def send(self, text: str) -> None:
-        """Send ``text`` to this client; a connection that is closing drops it quietly."""
-        if self.ws.closed:
+    def send(self, frame: str) -> None:
+        """Queue ``frame`` for this client, without waiting; a closing connection drops it."""
+        if self.closing:
             return
-        # A peer that went away mid-send is cleaned up by its receive loop, which sees the close.
-        with contextlib.suppress(ConnectionResetError):
-{%- if cookiecutter.multi_session %}
-            await self.ws.send_str(protocol.encode_message(text) if self.speaks_protocol else text)
-{%- else %}
-            await self.ws.send_str(text)
+        self._queued_bytes += len(frame)
+        if self._queued_bytes > self._queue_limit:
+            self.drop(WSCloseCode.TRY_AGAIN_LATER, "send queue overflow: client reads too slowly")
+            return
+        self._queue.append(frame)
+        self._pending.set()
+        self._idle.clear()
+{%- if cookiecutter.scale_out == "redis" %}
+
+    def send_numbered(self, seq: int | None, frame: str) -> None:
+        """Queue message number ``seq``, or hold it while this connection is being caught up."""
+        if self._held is not None:
+            self._held.append((seq, frame))
+        else:
+            self.send(frame)
+
+    def hold(self) -> None:
+        """Hold live messages back while what was missed is fetched (see :meth:`release`)."""
+        self._held = []
+
+    def release(self, replayed_up_to: int) -> None:
+        """Queue the held messages that the replay did not already cover, and go live."""
+        held, self._held = self._held or [], None
+        for seq, frame in held:
+            if seq is None or seq > replayed_up_to:
+                self.send(frame)
 {%- endif %}
+
+    async def _write_queued(self) -> None:
+        while True:
+            await self._pending.wait()
+            while self._queue:
+                frame = self._queue.popleft()
+                self._queued_bytes -= len(frame)
+                try:
+                    await self.ws.send_str(frame)
+                except ConnectionResetError:
+                    # The peer went away; the receive loop sees the close and cleans up.
+                    self._queue.clear()
+                    self._queued_bytes = 0
+            self._pending.clear()
+            self._idle.set()
+
+    async def close(self, code: int, reason: str, flush_timeout: float) -> None:
+        """Write what is queued (within ``flush_timeout`` seconds), then close with ``code``."""
+        self.closing = True
+        self.close_reason = self.close_reason or reason
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), flush_timeout)
+        await self._close_now(code, reason)
+
+    def drop(self, code: int, reason: str) -> None:
+        """Close with ``code`` now, discarding what is queued (for a client that cannot keep up)."""
+        if self.closing:
+            return
+        self.closing = True
+        self.close_reason = reason
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._closer = asyncio.create_task(self._close_now(code, reason))
+
+    async def _close_now(self, code: int, reason: str) -> None:
+        self._writer.cancel()
+        try:
+            await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT)
+        except asyncio.TimeoutError:
+            # The peer is not reading, so even the close frame cannot get through.
+            if self._transport is not None:
+                self._transport.abort()
+
+    async def finish(self) -> None:
+        """Stop the writer (and a pending close) once the receive loop has ended."""
+        self.closing = True
+        self._writer.cancel()
+        for task in (self._writer, self._closer):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task

@@ -1,14 +1,17 @@
 """Background producers: push to clients without being asked.
 
-The streaming example broadcasts ``notify`` every ``--notify-interval``
-seconds (off by default). A real app would read a queue, a database feed or a
-market-data socket here and push what it gets through the outgoing proxy.
+The streaming example broadcasts ``notify 1``, ``notify 2``, ... every
+``--notify-interval`` seconds (off by default), ``--notify-count`` times
+(0: forever), each padded to ``--notify-size`` characters. A real app would
+read a queue, a database feed or a market-data socket here and push what it
+gets through the outgoing proxy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -19,20 +22,31 @@ from .state import PROXY_OUT, SETTINGS
 __all__ = ["notify_every", "run_producers"]
 
 
-async def notify_every(out: ProxyOut, interval: float) -> None:
-    """Broadcast ``notify`` every ``interval`` seconds, forever."""
-    while True:
-        await asyncio.sleep(interval)
-        await out.broadcast("notify")
+async def notify_every(out: ProxyOut, interval: float, count: int, size: int = 0) -> None:
+    """Broadcast ``notify <n>`` (padded to ``size``) every ``interval`` s, ``count`` times.
+
+    A ``count`` of 0 means forever. Like a timer, it keeps to the schedule and,
+    when it falls behind, carries on from now rather than bursting to catch up.
+    """
+    loop = asyncio.get_running_loop()
+    numbers = range(1, count + 1) if count > 0 else itertools.count(1)
+    due = loop.time()
+    for number in numbers:
+        due = max(due + interval, loop.time())
+        await asyncio.sleep(due - loop.time())
+        await out.broadcast(f"notify {number}".ljust(size, "."))
 
 
 async def run_producers(app: web.Application) -> AsyncIterator[None]:
     """Run the producers for the application's lifetime (an aiohttp cleanup context)."""
-    interval = app[SETTINGS].notify_interval
-    if interval <= 0:
+    settings = app[SETTINGS]
+    if settings.notify_interval <= 0:
         yield
         return
-    task = asyncio.create_task(notify_every(app[PROXY_OUT], interval))
+    producer = notify_every(
+        app[PROXY_OUT], settings.notify_interval, settings.notify_count, settings.notify_size
+    )
+    task = asyncio.create_task(producer)
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

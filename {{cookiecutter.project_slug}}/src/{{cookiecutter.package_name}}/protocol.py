@@ -1,63 +1,88 @@
 """The small JSON protocol that the bundled page speaks, negotiated as a WebSocket subprotocol.
 
 A client that asks for :data:`SUBPROTOCOL` gets every frame wrapped in a JSON
-object; a client that does not (``websocat``, the seed's page, a script) keeps
-the plain-text exchange: ``ping`` -> ``pong``.
-
-Server to client::
-
-    {"type": "welcome", "session": "<session id>"}
-    {"type": "message", "data": "<text>"}
-    {"type": "error", "error": "<what was wrong>"}
-
-Client to server::
-
-    {"type": "message", "data": "<text>"}
+object, numbered per session so that it can resume without loss; a client
+that does not (``websocat``, the seed's page, a script) keeps the plain-text
+exchange: ``ping`` -> ``pong``. The generated README documents each frame.
 """
 
 from __future__ import annotations
 
 import json
+import reprlib
+from typing import Literal, NamedTuple
 
 __all__ = [
+    "HEARTBEAT",
     "SUBPROTOCOL",
+    "ClientFrame",
     "ProtocolError",
     "encode_error",
+    "encode_gap",
     "encode_message",
+    "encode_reset",
     "encode_welcome",
     "parse_client_frame",
 ]
 
 SUBPROTOCOL = "{{ cookiecutter.project_slug }}.v1"
+HEARTBEAT = '{"type": "heartbeat"}'
 
 
 class ProtocolError(ValueError):
     """A client frame that does not follow the protocol; the text says why."""
 
 
-def encode_welcome(session_id: str) -> str:
-    return json.dumps({"type": "welcome", "session": session_id})
+class ClientFrame(NamedTuple):
+    type: Literal["message", "heartbeat"]
+    data: str = ""
 
 
-def encode_message(text: str) -> str:
-    return json.dumps({"type": "message", "data": text})
+def encode_welcome(session_id: str, seq: int, heartbeat: float) -> str:
+    """The first frame: the session id, its latest sequence number, the heartbeat interval."""
+    return json.dumps(
+        {"type": "welcome", "session": session_id, "seq": seq, "heartbeat": heartbeat}
+    )
+
+
+{% if cookiecutter.scale_out == "redis" -%}
+def encode_message(seq: int | None, text: str) -> str:
+    """A numbered message; ``seq`` is None for one sent while Redis was unreachable."""
+    return json.dumps({"type": "message", "seq": seq, "data": text})
+{%- else -%}
+def encode_message(seq: int, text: str) -> str:
+    return json.dumps({"type": "message", "seq": seq, "data": text})
+{%- endif %}
+
+
+def encode_gap(first: int, last: int) -> str:
+    """Messages ``first``..``last`` are no longer in the replay buffer: they are lost."""
+    return json.dumps({"type": "gap", "from": first, "to": last})
+
+
+def encode_reset(reason: str, seq: int) -> str:
+    """The client's position cannot be resumed at all; it continues after ``seq``."""
+    return json.dumps({"type": "reset", "reason": reason, "seq": seq})
 
 
 def encode_error(reason: str) -> str:
     return json.dumps({"type": "error", "error": reason})
 
 
-def parse_client_frame(frame: str) -> str:
-    """Return the text of a client's ``message`` frame, or raise :class:`ProtocolError`."""
+def parse_client_frame(frame: str) -> ClientFrame:
+    """Decode a client frame, or raise :class:`ProtocolError` naming what is wrong."""
     try:
         decoded = json.loads(frame)
     except ValueError:
         raise ProtocolError("frame is not valid JSON") from None
     if not isinstance(decoded, dict):
         raise ProtocolError("frame must be a JSON object")
-    if decoded.get("type") != "message":
-        raise ProtocolError(f"unknown frame type {decoded.get('type')!r}")
+    kind = decoded.get("type")
+    if kind == "heartbeat":
+        return ClientFrame("heartbeat")
+    if kind != "message":
+        raise ProtocolError(f"unknown frame type {reprlib.repr(kind)}")
     data = decoded.get("data")
     if not isinstance(data, str):
         raise ProtocolError("field 'data' must be a string")
-    return data
+    return ClientFrame("message", data)

@@ -1,8 +1,9 @@
 """The incoming proxy: where connections come in.
 
-It does the handshake{% if cookiecutter.multi_session %} (and gives the client its session cookie){% endif %},
-runs the receive loop, hands each text message to the business logic, and
-cleans up when the connection closes.
+It checks the handshake (origin, limits{% if cookiecutter.multi_session %}, the session cookie{% endif %}), runs the
+receive loop, hands each text message to the business logic, enforces what a
+client may send, and cleans up when the connection closes. A client that
+breaks a rule gets a close code that says which; nobody else notices.
 """
 
 from __future__ import annotations
@@ -12,31 +13,75 @@ import logging
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from .connection import Connection
+from .limits import TokenBucket
 from .logic import Logic
+from .origin import check_origin
 {%- if cookiecutter.multi_session %}
-from .protocol import SUBPROTOCOL, ProtocolError, encode_error, encode_welcome, parse_client_frame
+from .protocol import (
+    HEARTBEAT,
+    SUBPROTOCOL,
+    ProtocolError,
+    encode_error,
+    encode_reset,
+    encode_welcome,
+    parse_client_frame,
+)
 from .sessions import SESSION_COOKIE, Session
-from .state import LOGIC, SESSIONS
+from .settings import Settings
+from .state import LIFECYCLE, LOGIC, PROXY_OUT, SESSIONS, SETTINGS
 {%- else %}
-from .state import LOGIC, PROXY_OUT
+from .settings import Settings
+from .state import LIFECYCLE, LOGIC, PROXY_OUT, SETTINGS
 {%- endif %}
 
 __all__ = ["handle_websocket"]
 
-TEXT_ONLY = b"text frames only"
+INTERNAL_ERROR = "internal error: the message was not processed"
 
 logger = logging.getLogger(__name__)
+
+
+def _check_capacity(request: web.Request) -> None:
+    """Refuse the upgrade, before it happens, when the server cannot take one more connection."""
+    if request.app[LIFECYCLE].draining:
+        raise web.HTTPServiceUnavailable(text="server is shutting down")
+    if request.app[PROXY_OUT].connection_count >= request.app[SETTINGS].max_connections:
+        raise web.HTTPServiceUnavailable(text="too many connections")
+
+
+def _open_websocket(settings: Settings) -> web.WebSocketResponse:
+    return web.WebSocketResponse(
+{%- if cookiecutter.multi_session %}
+        protocols=(SUBPROTOCOL,),
+{%- endif %}
+        # aiohttp refuses a message of exactly max_msg_size bytes; the setting allows it.
+        max_msg_size=settings.max_message_size + 1,
+        heartbeat=settings.heartbeat or None,
+        compress=False,
+    )
 {%- if cookiecutter.multi_session %}
 
 
 async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
     """Accept one websocket, join it to its session and serve it until it closes."""
+    settings = request.app[SETTINGS]
     sessions = request.app[SESSIONS]
-    logic = request.app[LOGIC]
-    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,))
+    check_origin(request, settings)
+    _check_capacity(request)
     presented = request.cookies.get(SESSION_COOKIE)
+{%- if cookiecutter.scale_out == "redis" %}
+    out = request.app[PROXY_OUT]
+    session_id = await out.claim(presented)
+{%- else %}
     session_id = sessions.claim(presented)
-    if session_id != presented:
+{%- endif %}
+    minted = session_id != presented
+    existing = sessions.get(session_id)
+    if existing is not None and len(existing.connections) >= settings.max_session_connections:
+        raise web.HTTPTooManyRequests(text="too many connections for this session")
+
+    ws = _open_websocket(settings)
+    if minted:
         ws.set_cookie(
             SESSION_COOKIE,
             session_id,
@@ -47,73 +92,158 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
         )
     await ws.prepare(request)
 
-    connection = Connection(ws)
+    connection = Connection(request, ws, settings.send_queue_bytes)
     session, is_new = sessions.join(session_id, connection)
+    if connection.speaks_protocol:
+{%- if cookiecutter.scale_out == "redis" %}
+        await _welcome(request, connection, session, minted)
+{%- else %}
+        _welcome(request, connection, session, minted)
+{%- endif %}
+    logger.info(
+        "open session=%s conn=%s peer=%s protocol=%s",
+        session.id,
+        connection.id,
+        request.remote,
+        ws.ws_protocol or "plain",
+    )
+    logic = request.app[LOGIC]
     try:
         if is_new:
             await logic.on_open(session)
-        if connection.speaks_protocol:
-            await ws.send_str(encode_welcome(session.id))
-        await _receive(connection, session, logic)
+        await _receive(connection, session, logic, settings)
     finally:
         sessions.leave(session, connection)
+        await connection.finish()
+        logger.info(
+            "close session=%s conn=%s code=%s reason=%r",
+            session.id,
+            connection.id,
+            ws.close_code,
+            connection.close_reason,
+        )
     return ws
+{%- if cookiecutter.scale_out == "redis" %}
 
 
-async def _receive(connection: Connection, session: Session, logic: Logic) -> None:
+async def _welcome(
+    request: web.Request, connection: Connection, session: Session, minted: bool
+) -> None:
+    """Greet a protocol client and replay what it missed, before any live message can overtake."""
+    out = request.app[PROXY_OUT]
+    position = out.position(session)
+{%- else %}
+
+
+def _welcome(request: web.Request, connection: Connection, session: Session, minted: bool) -> None:
+    """Greet a protocol client and replay what it missed, before any live message can overtake."""
+    position = session.last_seq
+{%- endif %}
+    connection.send(encode_welcome(session.id, position, request.app[SETTINGS].heartbeat))
+    last_seen = request.query.get("last_seq")
+    if last_seen is None:
+        return
+    if minted:
+        connection.send(encode_reset("session expired", position))
+    elif not last_seen.isdigit():
+        connection.send(encode_reset("last_seq must be a non-negative integer", position))
+    else:
+{%- if cookiecutter.scale_out == "redis" %}
+        await out.resume(session, connection, int(last_seen))
+{%- else %}
+        session.resume(connection, int(last_seen))
+{%- endif %}
+
+
+async def _receive(
+    connection: Connection, session: Session, logic: Logic, settings: Settings
+) -> None:
+    rate = TokenBucket(settings.rate_limit, settings.rate_burst)
+    protocol_errors = 0
     async for message in connection.ws:
-        if message.type is WSMsgType.TEXT:
-            text = message.data
-            if connection.speaks_protocol:
-                try:
-                    text = parse_client_frame(text)
-                except ProtocolError as error:
-                    await connection.ws.send_str(encode_error(str(error)))
-                    continue
-            await _dispatch(logic, session, text)
-        elif message.type is WSMsgType.BINARY:
-            await connection.ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=TEXT_ONLY)
-
-
-async def _dispatch(logic: Logic, session: Session, text: str) -> None:
-    try:
-        await logic.on_message(session, text)
-    except Exception:
-        # One bad message must not end the connection, let alone the server.
-        logger.exception("on_message failed for session %s", session.id)
+        if message.type is not WSMsgType.TEXT:
+            await _refuse_non_text(connection, message.type)
+            return
+        if not rate.allow():
+            await _refuse(connection, WSCloseCode.POLICY_VIOLATION, "rate limit exceeded")
+            return
+        text = message.data
+        if connection.speaks_protocol:
+            try:
+                frame = parse_client_frame(text)
+            except ProtocolError as error:
+                protocol_errors += 1
+                if protocol_errors > settings.max_protocol_errors:
+                    await _refuse(connection, WSCloseCode.POLICY_VIOLATION, "too many bad frames")
+                    return
+                connection.send(encode_error(str(error)))
+                continue
+            if frame.type == "heartbeat":
+                connection.send(HEARTBEAT)
+                continue
+            text = frame.data
+        try:
+            await logic.on_message(session, text)
+        except Exception:
+            # One bad message must not end the connection, let alone the server.
+            logger.exception("on_message failed for session %s", session.id)
+            connection.send(
+                encode_error(INTERNAL_ERROR) if connection.speaks_protocol else INTERNAL_ERROR
+            )
 {%- else %}
 
 
 async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
     """Accept one websocket and serve it until it closes."""
+    settings = request.app[SETTINGS]
     out = request.app[PROXY_OUT]
-    logic = request.app[LOGIC]
-    ws = web.WebSocketResponse()
+    check_origin(request, settings)
+    _check_capacity(request)
+    ws = _open_websocket(settings)
     await ws.prepare(request)
 
-    connection = Connection(ws)
+    connection = Connection(request, ws, settings.send_queue_bytes)
     out.add(connection)
+    logger.info("open conn=%s peer=%s", connection.id, request.remote)
+    logic = request.app[LOGIC]
     try:
         await logic.on_open(connection)
-        await _receive(connection, logic)
+        await _receive(connection, logic, settings)
     finally:
         out.remove(connection)
+        await connection.finish()
+        logger.info(
+            "close conn=%s code=%s reason=%r", connection.id, ws.close_code, connection.close_reason
+        )
         await logic.on_close(connection)
     return ws
 
 
-async def _receive(connection: Connection, logic: Logic) -> None:
+async def _receive(connection: Connection, logic: Logic, settings: Settings) -> None:
+    rate = TokenBucket(settings.rate_limit, settings.rate_burst)
     async for message in connection.ws:
-        if message.type is WSMsgType.TEXT:
-            await _dispatch(logic, connection, message.data)
-        elif message.type is WSMsgType.BINARY:
-            await connection.ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=TEXT_ONLY)
-
-
-async def _dispatch(logic: Logic, connection: Connection, text: str) -> None:
-    try:
-        await logic.on_message(connection, text)
-    except Exception:
-        # One bad message must not end the connection, let alone the server.
-        logger.exception("on_message failed for client %s", connection.id)
+        if message.type is not WSMsgType.TEXT:
+            await _refuse_non_text(connection, message.type)
+            return
+        if not rate.allow():
+            await _refuse(connection, WSCloseCode.POLICY_VIOLATION, "rate limit exceeded")
+            return
+        try:
+            await logic.on_message(connection, message.data)
+        except Exception:
+            # One bad message must not end the connection, let alone the server.
+            logger.exception("on_message failed for client %s", connection.id)
+            connection.send(INTERNAL_ERROR)
 {%- endif %}
+
+
+async def _refuse_non_text(connection: Connection, kind: WSMsgType) -> None:
+    # `async for` ends at a close; what else is not text is binary, or an ERROR after which
+    # aiohttp has already closed with the code that fits (1009 too big, 1007 invalid UTF-8).
+    if kind is WSMsgType.BINARY:
+        await _refuse(connection, WSCloseCode.UNSUPPORTED_DATA, "text frames only")
+
+
+async def _refuse(connection: Connection, code: WSCloseCode, reason: str) -> None:
+    connection.close_reason = reason
+    await connection.ws.close(code=code, message=reason.encode())

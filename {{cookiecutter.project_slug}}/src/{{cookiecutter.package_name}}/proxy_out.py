@@ -3,7 +3,8 @@
 :class:`ProxyOut` is the interface; :class:`LocalProxyOut` delivers to the
 connections of this process. Code that sends depends only on the interface,
 so another implementation (a message bus shared by many processes) can take
-its place without touching the logic.
+its place without touching the logic. Sending never waits for a client: each
+connection queues what it is sent (see ``connection.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from .connection import Connection
-{%- if cookiecutter.multi_session %}
+{%- if cookiecutter.scale_out == "redis" %}
+from .sessions import Session, SessionRegistry
+{%- elif cookiecutter.multi_session %}
 from .sessions import SessionRegistry
 {%- endif %}
 
@@ -43,19 +46,39 @@ class LocalProxyOut:
     def __init__(self, sessions: SessionRegistry) -> None:
         self.sessions = sessions
 
+    @property
+    def connection_count(self) -> int:
+        return self.sessions.connection_count
+
     async def send(self, session_id: str, text: str) -> None:
         session = self.sessions.get(session_id)
         if session is not None:
-            await session.send(text)
+            session.send(text)
 
     async def broadcast(self, text: str) -> None:
         for session in self.sessions:
-            await session.send(text)
+            session.send(text)
 
     def connections(self) -> Iterator[Connection]:
         """Every open connection of this process."""
         for session in self.sessions:
             yield from list(session.connections)
+{%- if cookiecutter.scale_out == "redis" %}
+
+    # What the incoming proxy asks of the session store; RedisProxyOut shares it between processes.
+
+    ready = True  # nothing outside this process to wait for
+
+    async def claim(self, presented: str | None) -> str:
+        return self.sessions.claim(presented)
+
+    def position(self, session: Session) -> int:
+        """The number after which a new connection of ``session`` is sent messages."""
+        return session.last_seq
+
+    async def resume(self, session: Session, connection: Connection, last_seen: int) -> None:
+        session.resume(connection, last_seen)
+{%- endif %}
 {%- else %}
 
 
@@ -65,7 +88,8 @@ class LocalProxyOut:
     def __init__(self) -> None:
         self._connections: dict[str, Connection] = {}
 
-    def __len__(self) -> int:
+    @property
+    def connection_count(self) -> int:
         return len(self._connections)
 
     def add(self, connection: Connection) -> None:
@@ -77,11 +101,11 @@ class LocalProxyOut:
     async def send(self, client_id: str, text: str) -> None:
         connection = self._connections.get(client_id)
         if connection is not None:
-            await connection.send(text)
+            connection.send(text)
 
     async def broadcast(self, text: str) -> None:
-        for connection in self.connections():
-            await connection.send(text)
+        for connection in self._connections.values():
+            connection.send(text)
 
     def connections(self) -> Iterator[Connection]:
         """Every open connection of this process."""

@@ -1,30 +1,36 @@
 """The web application: the page at ``/``, its script under ``/scripts/``, the websocket at ``/ws``.
 
 An upgrade request on ``/`` is served as a websocket too, as the seed's
-clients connect there.
+clients connect there. ``/healthz`` says the process is alive, ``/readyz``
+whether it takes new connections (not while draining at shutdown).
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp import WSCloseCode, hdrs, web
 
+from .connection import CLOSE_TIMEOUT
 from .logic import Logic
 from .producer import run_producers
 from .proxy_in import handle_websocket
 from .proxy_out import LocalProxyOut
+{%- if cookiecutter.scale_out == "redis" %}
+from .proxy_out_redis import RedisProxyOut
+{%- endif %}
 {%- if cookiecutter.multi_session %}
 from .sessions import SessionRegistry
 {%- endif %}
 from .settings import Settings
 {%- if cookiecutter.multi_session %}
-from .state import LOGIC, PROXY_OUT, SESSIONS, SETTINGS
+from .state import LIFECYCLE, LOGIC, PROXY_OUT, SESSIONS, SETTINGS, Lifecycle
 {%- else %}
-from .state import LOGIC, PROXY_OUT, SETTINGS
+from .state import LIFECYCLE, LOGIC, PROXY_OUT, SETTINGS, Lifecycle
 {%- endif %}
 
-__all__ = ["STATIC_DIR", "create_app"]
+__all__ = ["STATIC_DIR", "create_app", "drain"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -33,26 +39,40 @@ def create_app(settings: Settings) -> web.Application:
     """Build the application, with its state and background tasks wired up."""
     app = web.Application()
     app[SETTINGS] = settings
+    app[LIFECYCLE] = Lifecycle()
 {%- if cookiecutter.multi_session %}
     # The registry calls on_expire only once the app runs, after `logic` below is bound.
     app[SESSIONS] = sessions = SessionRegistry(
-        settings.session_grace, on_expire=lambda session: logic.on_close(session)
+        grace=settings.session_grace,
+        replay_size=settings.replay_size,
+        replay_age=settings.replay_age,
+        on_expire=lambda session: logic.on_close(session),
     )
-    app[PROXY_OUT] = out = LocalProxyOut(sessions)
+{%- if cookiecutter.scale_out == "redis" %}
+    out: LocalProxyOut
+    if settings.redis_url:
+        bus = RedisProxyOut(sessions, settings)
+        app.cleanup_ctx.append(bus.lifespan)  # before the producers, which send through it
+        out = bus
+    else:
+        out = LocalProxyOut(sessions)
+    app[PROXY_OUT] = out
 {%- else %}
-    app[PROXY_OUT] = out = LocalProxyOut()
+    app[PROXY_OUT] = out = LocalProxyOut(sessions)
 {%- endif %}
-{%- if cookiecutter.multi_session %}
     app[LOGIC] = logic = Logic(out)
 {%- else %}
+    app[PROXY_OUT] = out = LocalProxyOut()
     app[LOGIC] = Logic(out)
 {%- endif %}
 
     app.router.add_get("/", index)
     app.router.add_get("/ws", handle_websocket)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_static("/scripts/", STATIC_DIR / "scripts")
     app.cleanup_ctx.append(run_producers)
-    app.on_shutdown.append(close_connections)
+    app.on_shutdown.append(drain)
     return app
 
 
@@ -63,10 +83,41 @@ async def index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC_DIR / "index.html")
 
 
-async def close_connections(app: web.Application) -> None:
-    """Tell every client the server is going away (close code 1001)."""
-    for connection in app[PROXY_OUT].connections():
-        await connection.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the event loop answers."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+{%- if cookiecutter.scale_out == "redis" %}
+    """Readiness: 200 while new connections are welcome, 503 while draining or without Redis."""
+    if request.app[LIFECYCLE].draining:
+        return web.json_response({"status": "draining"}, status=503)
+    if not request.app[PROXY_OUT].ready:
+        return web.json_response({"status": "redis unreachable"}, status=503)
+{%- else %}
+    """Readiness: 200 while new connections are welcome, 503 while draining."""
+    if request.app[LIFECYCLE].draining:
+        return web.json_response({"status": "draining"}, status=503)
+{%- endif %}
+    return web.json_response({"status": "ready"})
+
+
+async def drain(app: web.Application) -> None:
+    """Refuse new websockets; flush and close every open one with 1001 (going away).
+
+    Runs on SIGTERM/SIGINT before the listener closes, and again (a no-op by
+    then) as the application's shutdown hook. It takes at most about
+    ``--shutdown-timeout`` seconds.
+    """
+    app[LIFECYCLE].draining = True
+    timeout = app[SETTINGS].shutdown_timeout
+    closing = [
+        asyncio.create_task(connection.close(WSCloseCode.GOING_AWAY, "server shutdown", timeout))
+        for connection in app[PROXY_OUT].connections()
+    ]
+    if closing:
+        await asyncio.wait(closing, timeout=timeout + CLOSE_TIMEOUT)
 {%- if cookiecutter.multi_session %}
     await app[SESSIONS].close()
 {%- endif %}

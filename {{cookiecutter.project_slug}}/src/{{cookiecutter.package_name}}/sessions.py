@@ -1,11 +1,13 @@
 """Sessions: one per browser, kept in a cookie, shared by all of that browser's tabs.
 
 A session holds every open connection of one client, so a reply or a push
-reaches each of its tabs. It outlives its last connection by a grace period,
-so a reconnect rejoins it; then it is dropped, so the registry does not grow
-with churn. A session id is only ever minted here: an id that a client makes up
-(unknown, expired or malformed) gets a fresh session, never an error and never
-someone else's.
+reaches each of its tabs. Every message it sends is numbered and kept in a
+replay buffer, so a connection that comes back with the last number it saw
+gets exactly what it missed. A session outlives its last connection by a grace
+period, so a reconnect rejoins it; then it is dropped, so the registry does not
+grow with churn. A session id is only ever minted here: an id that a client
+makes up (unknown, expired or malformed) gets a fresh session, never an error
+and never someone else's.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterator
 
 from .connection import Connection
+from .protocol import encode_gap, encode_message, encode_reset
+from .replay import ReplayBuffer
 
 __all__ = ["SESSION_COOKIE", "Session", "SessionRegistry", "new_session_id"]
 
@@ -32,33 +36,73 @@ def new_session_id() -> str:
 class Session:
     """One client's open connections, addressed together by the session id."""
 
-    __slots__ = ("connections", "expiry", "id")
+    __slots__ = ("connections", "expiry", "history", "id", "last_seq")
 
-    def __init__(self, session_id: str) -> None:
+    def __init__(self, session_id: str, history: ReplayBuffer) -> None:
         self.id = session_id
         self.connections: set[Connection] = set()
+        self.last_seq = 0  # the number of the latest message sent to this session
+        self.history = history
         # The pending drop, while the session has no connection.
         self.expiry: asyncio.Task[None] | None = None
 
-    async def send(self, text: str) -> None:
-        """Send ``text`` to every connection of this session."""
-        for connection in list(self.connections):
-            await connection.send(text)
+    def send(self, text: str) -> None:
+        """Number ``text``, keep it for replay, and queue it for every connection of the session."""
+        self.last_seq += 1
+        frame = encode_message(self.last_seq, text)
+        self.history.append(self.last_seq, frame)
+{%- if cookiecutter.scale_out == "redis" %}
+        self.deliver(self.last_seq, text, frame)
+
+    def deliver(self, seq: int | None, text: str, frame: str | None = None) -> None:
+        """Queue message ``seq`` (numbered elsewhere: by Redis) for every connection."""
+        frame = frame or encode_message(seq, text)
+        for connection in self.connections:
+            if connection.speaks_protocol:
+                connection.send_numbered(seq, frame)
+            else:
+                connection.send(text)
+{%- else %}
+        for connection in self.connections:
+            connection.send(frame if connection.speaks_protocol else text)
+{%- endif %}
+
+    def resume(self, connection: Connection, last_seen: int) -> None:
+        """Queue for ``connection`` what it missed after ``last_seen``; say so if some is lost."""
+        if not 0 <= last_seen <= self.last_seq:
+            connection.send(encode_reset("unknown position in this session", self.last_seq))
+            return
+        frames = self.history.since(last_seen)
+        first_held = self.last_seq - len(frames) + 1
+        if first_held > last_seen + 1:
+            connection.send(encode_gap(last_seen + 1, first_held - 1))
+        for frame in frames:
+            connection.send(frame)
 
 
 class SessionRegistry:
     """The sessions of this process, by id."""
 
-    def __init__(self, grace: float, on_expire: Callable[[Session], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        *,
+        grace: float,
+        replay_size: int,
+        replay_age: float,
+        on_expire: Callable[[Session], Awaitable[None]],
+    ) -> None:
         self._grace = grace
+        self._replay_size = replay_size
+        self._replay_age = replay_age
         self._on_expire = on_expire
         self._sessions: dict[str, Session] = {}
+        self.connection_count = 0
 
     def __len__(self) -> int:
         return len(self._sessions)
 
     def __iter__(self) -> Iterator[Session]:
-        return iter(list(self._sessions.values()))
+        return iter(self._sessions.values())
 
     def get(self, session_id: str) -> Session | None:
         return self._sessions.get(session_id)
@@ -77,16 +121,19 @@ class SessionRegistry:
         session = self._sessions.get(session_id)
         is_new = session is None
         if session is None:
-            session = self._sessions[session_id] = Session(session_id)
+            history = ReplayBuffer(self._replay_size, self._replay_age)
+            session = self._sessions[session_id] = Session(session_id, history)
         elif session.expiry is not None:
             session.expiry.cancel()
             session.expiry = None
         session.connections.add(connection)
+        self.connection_count += 1
         return session, is_new
 
     def leave(self, session: Session, connection: Connection) -> None:
         """Remove ``connection``; the session expires after the grace period unless rejoined."""
         session.connections.discard(connection)
+        self.connection_count -= 1
         if not session.connections and session.expiry is None:
             session.expiry = asyncio.create_task(self._expire(session))
 
@@ -105,7 +152,7 @@ class SessionRegistry:
 
     async def close(self) -> None:
         """Expire every session now (at shutdown)."""
-        for session in self:
+        for session in list(self._sessions.values()):
             if session.expiry is not None:
                 session.expiry.cancel()
             del self._sessions[session.id]

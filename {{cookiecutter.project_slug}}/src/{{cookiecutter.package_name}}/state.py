@@ -1,6 +1,8 @@
-"""Typed keys of the application's shared state (``app[KEY]``)."""
+"""Typed keys of the application's shared state (``app[KEY]``), and the server's lifecycle."""
 
 from __future__ import annotations
+
+import dataclasses
 
 from aiohttp import web
 
@@ -11,9 +13,27 @@ from .sessions import SessionRegistry
 {%- endif %}
 from .settings import Settings
 
-__all__ = ["LOGIC", "PROXY_OUT", {% if cookiecutter.multi_session %}"SESSIONS", {% endif %}"SETTINGS"]
+__all__ = [
+    "LIFECYCLE",
+    "LOGIC",
+    "PROXY_OUT",
+{%- if cookiecutter.multi_session %}
+    "SESSIONS",
+{%- endif %}
+    "SETTINGS",
+    "Lifecycle",
+]
+
+
+@dataclasses.dataclass
+class Lifecycle:
+    """Where the server is in its life: draining means it is shutting down."""
+
+    draining: bool = False
+
 
 SETTINGS = web.AppKey("settings", Settings)
+LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 PROXY_OUT = web.AppKey("proxy_out", LocalProxyOut)
 LOGIC = web.AppKey("logic", Logic)
 {%- if cookiecutter.multi_session %}

@@ -1,23 +1,49 @@
 // The page's websocket client: Connect, Disconnect, send a message, log the exchange.
+// It reconnects by itself (exponential backoff with full jitter) until Disconnect is clicked
+{%- if cookiecutter.multi_session %},
+// and resumes where it left off: the server replays what this tab missed
+{%- endif %}.
 "use strict";
+{%- if cookiecutter.multi_session %}
 
-{% if cookiecutter.multi_session -%}
-// Asking for this subprotocol gets JSON frames, including a welcome with the session id.
+// Asking for this subprotocol gets numbered JSON frames: see the README's protocol section.
 const SUBPROTOCOL = "{{ cookiecutter.project_slug }}.v1";
+{%- endif %}
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_CAP_MS = 30000;
 
-{% endif -%}
+// Close codes after which retrying cannot help: policy violation (1008) and the 4xxx
+// range, kept for application refusals such as failed authentication.
+function isFinal(code) {
+    return code === 1008 || (code >= 4000 && code <= 4999);
+}
+
 window.addEventListener("load", () => {
     const output = document.getElementById("output");
     const messageEditor = document.getElementById("message");
+    const stateLabel = document.getElementById("state");
 {%- if cookiecutter.multi_session %}
     const sessionLabel = document.getElementById("session");
 {%- endif %}
     let webSocket = null;
+    let wanted = false;  // the user asked to be connected
+    let attempt = 0;  // failed attempts since the last successful open
+    let retryTimer = null;
+{%- if cookiecutter.multi_session %}
+    let lastSeq = null;  // number of the latest session message seen; null before the first welcome
+    let heartbeatTimer = null;
+    let lastHeard = 0;
+{%- endif %}
 
     // Same host and port as the page; wss: when the page came over https:.
     function serverUrl() {
         const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+{%- if cookiecutter.multi_session %}
+        const resume = lastSeq === null ? "" : `?last_seq=${lastSeq}`;
+        return `${scheme}//${location.host}/ws${resume}`;
+{%- else %}
         return `${scheme}//${location.host}/ws`;
+{%- endif %}
     }
 
     function logOutput(value) {
@@ -25,47 +51,146 @@ window.addEventListener("load", () => {
         output.scrollTop = output.scrollHeight;
         console.log(value);
     }
-{%- if cookiecutter.multi_session %}
 
-    function onFrame(frame) {
-        const event = JSON.parse(frame);
-        if (event.type === "welcome") {
-            sessionLabel.textContent = event.session;
-        } else if (event.type === "message") {
-            logOutput(`<== ${event.data}`);
-        } else if (event.type === "error") {
-            logOutput(`Error from server: ${event.error}`);
-        }
+    function setState(state) {
+        stateLabel.textContent = state;
     }
-{%- endif %}
 
     function openWSConnection() {
+        clearTimeout(retryTimer);
+        retryTimer = null;
         if (webSocket !== null) {
             return;
         }
         const url = serverUrl();
         logOutput("Connecting to: " + url);
+        setState("connecting");
 {%- if cookiecutter.multi_session %}
-        webSocket = new WebSocket(url, SUBPROTOCOL);
+        const socket = new WebSocket(url, SUBPROTOCOL);
 {%- else %}
-        webSocket = new WebSocket(url);
+        const socket = new WebSocket(url);
 {%- endif %}
-        webSocket.onopen = () => logOutput("Connected!");
-        webSocket.onclose = (closeEvent) => {
-            webSocket = null;
-            logOutput(closeEvent.reason ? `Disconnected! (${closeEvent.reason})` : "Disconnected!");
+        webSocket = socket;
+        socket.onopen = () => {
+            attempt = 0;
+            setState("connected");
+            logOutput("Connected!");
         };
-        webSocket.onerror = () => logOutput("Error: the connection failed");
+        socket.onclose = (closeEvent) => onClosed(socket, closeEvent);
+        socket.onerror = () => logOutput("Error: the connection failed");
 {%- if cookiecutter.multi_session %}
-        webSocket.onmessage = (messageEvent) => onFrame(messageEvent.data);
+        socket.onmessage = (messageEvent) => onFrame(socket, messageEvent.data);
 {%- else %}
-        webSocket.onmessage = (messageEvent) => logOutput(`<== ${messageEvent.data}`);
+        socket.onmessage = (messageEvent) => logOutput(`<== ${messageEvent.data}`);
 {%- endif %}
     }
 
+    function onClosed(socket, closeEvent) {
+        if (socket !== webSocket) {
+            return;  // a socket given up on earlier
+        }
+        webSocket = null;
+{%- if cookiecutter.multi_session %}
+        stopHeartbeat();
+{%- endif %}
+        const why = closeEvent.reason ? ` (${closeEvent.code} ${closeEvent.reason})` : "";
+        logOutput("Disconnected!" + why);
+        if (wanted && isFinal(closeEvent.code)) {
+            wanted = false;
+            logOutput("Not reconnecting: the server refused this client.");
+        }
+        if (wanted) {
+            scheduleReconnect();
+        } else {
+            setState("disconnected");
+        }
+    }
+
+    function scheduleReconnect() {
+        const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** attempt);
+        const delay = Math.random() * ceiling;  // full jitter: clients do not reconnect in step
+        attempt += 1;
+        setState(`reconnecting in ${(delay / 1000).toFixed(1)} s`);
+        retryTimer = setTimeout(openWSConnection, delay);
+    }
+{%- if cookiecutter.multi_session %}
+
+    function onFrame(socket, frame) {
+        lastHeard = Date.now();
+        const event = JSON.parse(frame);
+        if (event.type === "welcome") {
+            sessionLabel.textContent = event.session;
+            if (lastSeq === null) {
+                lastSeq = event.seq;  // a new tab starts from now
+            }
+            startHeartbeat(socket, event.heartbeat);
+        } else if (event.type === "message") {
+{%- if cookiecutter.scale_out == "redis" %}
+            if (event.seq === null) {
+                logOutput(`<== ${event.data}`);  // sent while Redis was away: not numbered
+                return;
+            }
+{%- endif %}
+            if (event.seq <= lastSeq) {
+                return;  // already seen
+            }
+            lastSeq = event.seq;
+            logOutput(`<== ${event.data}`);
+        } else if (event.type === "gap") {
+            logOutput(`Missed messages ${event.from} to ${event.to}: no longer held by the server.`);
+        } else if (event.type === "reset") {
+            logOutput(`Could not resume (${event.reason}); continuing from here.`);
+            lastSeq = event.seq;
+        } else if (event.type === "error") {
+            logOutput(`Error from server: ${event.error}`);
+        }
+    }
+
+    // The browser hides websocket pings from scripts, so the page sends its own heartbeat
+    // and gives up on a connection that has been silent for two intervals.
+    function startHeartbeat(socket, intervalSeconds) {
+        stopHeartbeat();
+        if (!intervalSeconds) {
+            return;
+        }
+        const intervalMs = intervalSeconds * 1000;
+        lastHeard = Date.now();
+        heartbeatTimer = setInterval(() => {
+            if (Date.now() - lastHeard > 2 * intervalMs) {
+                abandon(socket);
+            } else if (socket.readyState === WebSocket.OPEN) {
+                socket.send(JSON.stringify({type: "heartbeat"}));
+            }
+        }, intervalMs);
+    }
+
+    function stopHeartbeat() {
+        clearInterval(heartbeatTimer);
+        heartbeatTimer = null;
+    }
+
+    function abandon(socket) {
+        logOutput("Connection lost: the server stopped answering.");
+        socket.close();
+        onClosed(socket, {code: 1006, reason: ""});
+    }
+{%- endif %}
+
+    function onConnectClick() {
+        wanted = true;
+        attempt = 0;
+        openWSConnection();
+    }
+
     function onDisconnectClick() {
+        wanted = false;
         if (webSocket) {
             webSocket.close();
+        } else if (retryTimer !== null) {
+            clearTimeout(retryTimer);
+            retryTimer = null;
+            setState("disconnected");
+            logOutput("Stopped reconnecting.");
         } else {
             logOutput("Not Connected!");
         }
@@ -92,8 +217,14 @@ window.addEventListener("load", () => {
         }
     }
 
-    document.getElementById("connect").onclick = openWSConnection;
+    document.getElementById("connect").onclick = onConnectClick;
     document.getElementById("disconnect").onclick = onDisconnectClick;
     document.getElementById("sendMessage").onclick = onSendMessageClick;
     messageEditor.addEventListener("keydown", onEditorKeys);
+    // Back online: try now rather than wait out the backoff.
+    window.addEventListener("online", () => {
+        if (wanted && webSocket === null) {
+            openWSConnection();
+        }
+    });
 });

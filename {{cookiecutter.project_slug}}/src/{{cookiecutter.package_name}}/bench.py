@@ -1,0 +1,218 @@
+"""Benchmark the server as ws-boilerplate's side-by-side harness does, with a websockets client.
+
+    python -m {{ cookiecutter.package_name }}.bench                  # starts the server itself
+    python -m {{ cookiecutter.package_name }}.bench --url ws://127.0.0.1:{{ cookiecutter.port }}/ws --pid 1234
+
+It prints round trips per second with p50/p99 latency (closed loop, ``ping`` ->
+``pong``), fan-out deliveries per second (the streaming example at a 2 ms
+interval, 100-byte messages), connects per second (open, one round trip,
+close) and memory per idle connection. A server it starts runs with every
+feature on and the per-connection rate limit lifted (``--rate-limit 0``): a
+closed loop sends thousands of messages a second on one connection. The client
+is Python too, so the figures are a floor; the template's ``scripts/bench``
+measures with a faster client next to the seed's Node server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from websockets.asyncio.client import ClientConnection, connect
+
+__all__ = ["main"]
+
+STARTUP_TIMEOUT = 10.0
+FANOUT_INTERVAL = 0.002  # seconds between broadcasts, as in the harness
+FANOUT_SIZE = 100  # bytes per broadcast message
+
+
+@dataclass
+class RoundTrips:
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+
+
+async def round_trips(url: str, connections: int, duration: float) -> RoundTrips:
+    """``connections`` clients each loop ``ping`` -> ``pong`` for ``duration`` seconds."""
+    latencies: list[float] = []
+    clients = [await connect(url, max_queue=None) for _ in range(connections)]
+    deadline = time.perf_counter() + duration
+
+    async def loop(ws: ClientConnection) -> None:
+        while (start := time.perf_counter()) < deadline:
+            await ws.send("ping")
+            await ws.recv()
+            latencies.append(time.perf_counter() - start)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(loop(ws) for ws in clients))
+    elapsed = time.perf_counter() - began
+    await asyncio.gather(*(ws.close() for ws in clients))
+    cuts = statistics.quantiles(latencies, n=100)
+    return RoundTrips(len(latencies) / elapsed, cuts[49] * 1000, cuts[98] * 1000)
+
+
+async def fan_out(url: str, connections: int, duration: float) -> float:
+    """Messages per second that ``connections`` clients receive from a streaming server."""
+    clients = [await connect(url, max_queue=None) for _ in range(connections)]
+    received = 0
+
+    async def count(ws: ClientConnection) -> None:
+        nonlocal received
+        with contextlib.suppress(asyncio.TimeoutError):
+            while True:
+                await asyncio.wait_for(ws.recv(), duration)
+                received += 1
+
+    await asyncio.sleep(0.5)  # every client is subscribed before counting starts
+    received = 0
+    counters = [asyncio.create_task(count(ws)) for ws in clients]
+    await asyncio.sleep(duration)
+    delivered = received
+    for counter in counters:
+        counter.cancel()
+    await asyncio.gather(*counters, return_exceptions=True)
+    for ws in clients:
+        ws.transport.abort()  # a polite close would first wait out the backlog
+    return delivered / duration
+
+
+async def connects(url: str, workers: int, duration: float) -> float:
+    """Open, one round trip, close: how many per second ``workers`` loops manage."""
+    done = 0
+    deadline = time.perf_counter() + duration
+
+    async def loop() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            async with connect(url) as ws:
+                await ws.send("ping")
+                await ws.recv()
+            done += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(workers)))
+    return done / (time.perf_counter() - began)
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+async def memory_per_connection(url: str, pid: int, connections: int) -> float:
+    """Server RSS growth per idle connection, in KiB, after ``connections`` are open."""
+    async with connect(url):
+        before = rss_kib(pid)
+    clients = []
+    for _ in range(connections):
+        ws = await connect(url)
+        await ws.send("ping")
+        await ws.recv()
+        clients.append(ws)
+    after = rss_kib(pid)
+    await asyncio.gather(*(ws.close() for ws in clients))
+    return (after - before) / connections
+
+
+@contextlib.contextmanager
+def started_server(*flags: str) -> Iterator[tuple[str, int]]:
+    """Run this project's server on a free port; yield its websocket URL and process id."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "--port", str(port)]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen([*command, "--rate-limit", "0", *flags], stderr=log)
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while b"started websocket server" not in _read(log):
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(_read(log).decode())
+                time.sleep(0.05)
+            yield f"ws://127.0.0.1:{port}/ws", process.pid
+        finally:
+            process.terminate()
+            process.wait(STARTUP_TIMEOUT)
+
+
+def _read(log: IO[bytes]) -> bytes:
+    log.seek(0)
+    return log.read()
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m {{ cookiecutter.package_name }}.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--url", help="a running server's websocket URL (default: start one)")
+    parser.add_argument("--pid", type=int, help="that server's process id, for the memory figure")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
+    parser.add_argument(
+        "--connections", default="1,100", help="comma-separated client counts for round trips"
+    )
+    parser.add_argument(
+        "--fan-out",
+        action="store_true",
+        help="with --url: also count what the server streams (run it with"
+        " --notify-interval 0.002 --notify-size 100)",
+    )
+    parser.add_argument("--fanout-connections", type=int, default=100)
+    parser.add_argument("--connect-workers", type=int, default=20)
+    parser.add_argument("--idle-connections", type=int, default=1000)
+    return parser.parse_args(argv)
+
+
+async def _measure(url: str, pid: int | None, args: argparse.Namespace) -> None:
+    for count in (int(text) for text in args.connections.split(",")):
+        result = await round_trips(url, count, args.duration)
+        print(
+            f"round trips, {count:>4} connections: {result.per_second:>9.0f}/s"
+            f"  p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms"
+        )
+    per_second = await connects(url, args.connect_workers, args.duration)
+    print(f"connects, {args.connect_workers} loops: {per_second:>12.0f}/s")
+    if pid is not None:
+        per_connection = await memory_per_connection(url, pid, args.idle_connections)
+        print(f"memory, {args.idle_connections} idle connections: {per_connection:>7.1f} KiB each")
+
+
+async def _measure_fan_out(url: str, args: argparse.Namespace) -> None:
+    rate = await fan_out(url, args.fanout_connections, args.duration)
+    print(f"fan-out, {args.fanout_connections} connections: {rate:>10.0f} messages/s delivered")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parse_args(argv)
+    if args.url:
+        asyncio.run(_measure(args.url, args.pid, args))
+        if args.fan_out:
+            asyncio.run(_measure_fan_out(args.url, args))
+        return
+    print("server: every feature on, per-connection rate limit lifted (--rate-limit 0)")
+    with started_server() as (url, pid):
+        asyncio.run(_measure(url, pid, args))
+    streaming = ("--notify-interval", str(FANOUT_INTERVAL), "--notify-size", str(FANOUT_SIZE))
+    with started_server(*streaming) as (url, _):
+        asyncio.run(_measure_fan_out(url, args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""The outgoing proxy over Redis: many server processes acting as one.
+
+Every message, to one session or to all, is appended to one Redis stream (the
+log) under the next number of a shared counter, by a Lua script, so all
+processes agree on the order. Each process reads the log and delivers every
+entry to its own connections: a send reaches the session's tabs wherever they
+are, a broadcast reaches every connection once. The log is also the replay
+history: a client resuming on any process is caught up from it. A session
+exists while its key lives; processes holding its connections keep the key
+alive, and it expires ``--session-grace`` seconds after the last one lets go.
+
+If Redis goes away, local delivery carries on: messages are delivered to this
+process's connections, unnumbered (``seq: null``), not kept for replay and not
+seen by other processes. The bus reconnects with backoff, ``/readyz`` says
+not ready meanwhile, and numbering, replay and cross-process delivery resume
+when Redis is back. A Redis restarted without persistence has lost its log;
+a resume that needed it gets a ``gap`` frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio as redis
+from aiohttp import web
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from .connection import Connection
+from .protocol import encode_gap, encode_message, encode_reset
+from .proxy_out import LocalProxyOut
+from .sessions import Session, SessionRegistry, new_session_id
+from .settings import Settings
+
+__all__ = ["RedisProxyOut", "RedisUnavailableError"]
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "{{ cookiecutter.package_name }}:"
+READ_BLOCK_MS = 1_000
+RETRY_FIRST, RETRY_CAP = 0.1, 5.0  # seconds between reconnect attempts, doubling, with jitter
+
+# Number the message and append it to the log, atomically: the order is the same for everyone.
+APPEND = """
+local seq = redis.call('INCR', KEYS[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], seq .. '-0',
+           's', ARGV[2], 't', ARGV[3], 'ms', ARGV[4])
+return seq
+"""
+# After Redis lost its data, start numbering above every number a client may hold.
+RAISE_COUNTER = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+"""
+
+
+class RedisUnavailableError(RuntimeError):
+    """Redis could not be reached at start-up."""
+
+
+def _redacted(url: str) -> str:
+    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
+
+
+LogEntry = tuple[int, dict[str, str]]  # message number, fields: s (session id), t (text), ms
+
+
+def _entries(raw: Any) -> list[LogEntry]:
+    """Log entries from a decoded XRANGE reply; a stream id is ``<number>-0``."""
+    return [(int(entry_id.partition("-")[0]), fields) for entry_id, fields in raw or ()]
+
+
+class RedisProxyOut(LocalProxyOut):
+    """Sends through the shared Redis log; delivers what the log says to this process's sessions."""
+
+    def __init__(self, sessions: SessionRegistry, settings: Settings) -> None:
+        super().__init__(sessions)
+        self._settings = settings
+        self._url = _redacted(settings.redis_url)
+        self._redis = redis.Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=2,
+            socket_timeout=READ_BLOCK_MS / 1000 + 2,
+            decode_responses=True,
+            # One immediate retry replaces a pooled connection that Redis dropped; anything
+            # longer would stall senders during an outage instead of falling back at once.
+            retry=Retry(NoBackoff(), retries=1),
+        )
+        self._append = self._redis.register_script(APPEND)
+        self._raise_counter = self._redis.register_script(RAISE_COUNTER)
+        self._counter_key = KEY_PREFIX + "seq"
+        self._log_key = KEY_PREFIX + "log"
+        self._position = 0  # number of the latest log entry delivered here
+        self._tasks: list[asyncio.Task[None]] = []
+        self.ready = False
+
+    def _session_key(self, session_id: str) -> str:
+        return f"{KEY_PREFIX}session:{session_id}"
+
+    async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
+        """Follow the log for the application's lifetime (an aiohttp cleanup context)."""
+        await self.start()
+        yield
+        await self.stop()
+
+    async def start(self) -> None:
+        """Connect, or raise :class:`RedisUnavailableError`; then follow the log."""
+        try:
+            await self._sync_position()
+        except (RedisError, OSError) as error:
+            await self._redis.aclose()
+            raise RedisUnavailableError(f"cannot reach Redis at {self._url}: {error}") from None
+        self.ready = True
+        logger.info("connected to Redis at %s", self._url)
+        self._tasks = [
+            asyncio.create_task(self._follow_log()),
+            asyncio.create_task(self._keep_sessions_alive()),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._redis.aclose()
+
+    async def _sync_position(self) -> None:
+        """Start reading after the log's latest entry, numbering above anything handed out."""
+        latest = _entries(await self._redis.xrevrange(self._log_key, count=1))
+        if latest:
+            self._position = max(self._position, latest[0][0])
+        await self._raise_counter(keys=[self._counter_key], args=[self._position])
+
+    # Sending
+
+    async def send(self, session_id: str, text: str) -> None:
+        await self._publish(session_id, text)
+
+    async def broadcast(self, text: str) -> None:
+        await self._publish("", text)
+
+    async def _publish(self, session_id: str, text: str) -> None:
+        if self.ready:
+            try:
+                await self._append(
+                    keys=[self._counter_key, self._log_key],
+                    args=[self._settings.redis_log_size, session_id, text, int(time.time() * 1000)],
+                )
+                return
+            except (RedisError, OSError) as error:
+                self._lost(error)
+        self._deliver(None, session_id, text)  # Redis is away: this process's clients only
+
+    def _deliver(self, seq: int | None, session_id: str, text: str) -> None:
+        if not session_id:
+            for session in self.sessions:
+                session.deliver(seq, text)
+        else:
+            addressed = self.sessions.get(session_id)
+            if addressed is not None:
+                addressed.deliver(seq, text)
+
+    # Following the log
+
+    async def _follow_log(self) -> None:
+        delay = RETRY_FIRST
+        while True:
+            try:
+                if not self.ready:
+                    await self._sync_position()
+                    self.ready = True
+                    logger.warning("reconnected to Redis at %s", self._url)
+                    delay = RETRY_FIRST
+                await self._read_once()
+            except (RedisError, OSError) as error:
+                self._lost(error)
+                await asyncio.sleep(random.uniform(0, delay))  # full jitter
+                delay = min(RETRY_CAP, delay * 2)
+
+    async def _read_once(self) -> None:
+        streams: Any = await self._redis.xread(
+            {self._log_key: f"{self._position}-0"}, block=READ_BLOCK_MS, count=1000
+        )
+        for _, raw in streams or ():
+            for seq, fields in _entries(raw):
+                self._position = seq
+                self._deliver(seq, fields["s"], fields["t"])
+
+    def _lost(self, error: Exception) -> None:
+        if self.ready:
+            self.ready = False
+            logger.warning("lost Redis at %s (%s); delivering locally meanwhile", self._url, error)
+
+    # Sessions
+
+    async def _keep_sessions_alive(self) -> None:
+        """Refresh the keys of the sessions that have connections here."""
+        grace_ms = max(int(self._settings.session_grace * 1000), 1)
+        while True:
+            await asyncio.sleep(max(self._settings.session_grace / 3, 0.05))
+            live = [session.id for session in self.sessions if session.connections]
+            if not live or not self.ready:
+                continue
+            with contextlib.suppress(RedisError, OSError):
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for session_id in live:
+                        pipe.set(self._session_key(session_id), 1, px=grace_ms)
+                    await pipe.execute()
+
+    async def claim(self, presented: str | None) -> str:
+        """The presented id if its session lives (here or on another process), else a new one."""
+        grace_ms = max(int(self._settings.session_grace * 1000), 1)
+        if presented is not None and self.sessions.get(presented) is not None:
+            return presented
+        try:
+            if presented is not None and await self._redis.set(
+                self._session_key(presented), 1, px=grace_ms, xx=True
+            ):
+                return presented
+            session_id = new_session_id()
+            await self._redis.set(self._session_key(session_id), 1, px=grace_ms)
+        except (RedisError, OSError) as error:
+            self._lost(error)
+            session_id = new_session_id()
+        return session_id
+
+    def position(self, session: Session) -> int:
+        return self._position
+
+    async def resume(self, session: Session, connection: Connection, last_seen: int) -> None:
+        """Replay from the log what ``session`` was sent after ``last_seen``, then go live."""
+        if last_seen > self._position:
+            connection.send(encode_reset("unknown position", self._position))
+            return
+        connection.hold()
+        replayed_up_to = last_seen
+        try:
+            entries = await self._replayable_since(last_seen)
+            first_held = entries[0][0] if entries else self._position + 1
+            if first_held > last_seen + 1:
+                connection.send(encode_gap(last_seen + 1, first_held - 1))
+            for seq, fields in entries:
+                if fields["s"] in ("", session.id):
+                    connection.send(encode_message(seq, fields["t"]))
+                replayed_up_to = seq
+        except (RedisError, OSError) as error:
+            self._lost(error)
+            connection.send(encode_reset("replay unavailable", self._position))
+        finally:
+            connection.release(replayed_up_to)
+
+    async def _replayable_since(self, last_seen: int) -> list[LogEntry]:
+        """The log's entries after ``last_seen`` that are younger than ``--replay-age``.
+
+        Numbers are handed out without holes, so what is not returned (trimmed by
+        ``--redis-log-size``, too old, or lost with a Redis restart) is a gap.
+        """
+        horizon_ms = (time.time() - self._settings.replay_age) * 1000
+        entries = _entries(await self._redis.xrange(self._log_key, min=f"({last_seen}-0"))
+        return [(seq, fields) for seq, fields in entries if float(fields["ms"]) >= horizon_ms]

@@ -1,0 +1,110 @@
+"""Running the server: serve until SIGINT or SIGTERM, then drain{% if cookiecutter.scale_out == "redis" %}; or several worker processes{% endif %}."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+{%- if cookiecutter.scale_out == "redis" %}
+import multiprocessing
+import os
+{%- endif %}
+import signal
+{%- if cookiecutter.scale_out == "redis" %}
+import sys
+{%- endif %}
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from aiohttp import web
+
+{% if cookiecutter.scale_out == "redis" -%}
+from .proxy_out_redis import RedisUnavailableError
+{% endif -%}
+from .server import create_app, drain
+from .settings import Settings
+{% if cookiecutter.scale_out == "redis" %}
+__all__ = ["LOG_FORMAT", "run", "run_workers", "serve"]
+{%- else %}
+__all__ = ["LOG_FORMAT", "serve"]
+{%- endif %}
+
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+logger = logging.getLogger("{{ cookiecutter.package_name }}")
+
+
+async def serve(settings: Settings{% if cookiecutter.scale_out == "redis" %}, *, reuse_port: bool = False{% endif %}) -> None:
+    """Serve until SIGINT or SIGTERM, then drain every connection and return."""
+    app = create_app(settings)
+    runner = web.AppRunner(app, shutdown_timeout=settings.shutdown_timeout)
+    await runner.setup()
+    with _stop_signals() as stop:
+        try:
+{%- if cookiecutter.scale_out == "redis" %}
+            site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port)
+{%- else %}
+            site = web.TCPSite(runner, settings.host, settings.port)
+{%- endif %}
+            await site.start()
+            host, port = runner.addresses[0][:2]
+            shown_host = f"[{host}]" if ":" in host else host
+            logger.info("started websocket server at ws://%s:%d/ws", shown_host, port)
+            await stop.wait()
+            logger.info("draining: closing every connection with 1001")
+            await drain(app)
+        finally:
+            await runner.cleanup()
+    logger.info("stopped")
+
+
+@contextmanager
+def _stop_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM; a second signal while stopping changes nothing."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        yield stop
+    finally:
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
+
+
+{%- if cookiecutter.scale_out == "redis" %}
+
+
+def run(settings: Settings, *, reuse_port: bool = False) -> int:
+    """Serve in this process; return the exit code (1 if Redis cannot be reached)."""
+    try:
+        asyncio.run(serve(settings, reuse_port=reuse_port))
+    except RedisUnavailableError as error:
+        logger.error("%s", error)
+        return 1
+    return 0
+
+
+def _worker(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    sys.exit(run(settings, reuse_port=True))
+
+
+def run_workers(settings: Settings) -> int:
+    """Run ``--workers`` server processes on one port (SO_REUSEPORT) until SIGINT or SIGTERM."""
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_worker, args=(settings,)) for _ in range(settings.workers)]
+    for worker in workers:
+        worker.start()
+
+    def forward(signum: int, frame: object) -> None:
+        for worker in workers:
+            if worker.pid is not None and worker.is_alive():
+                os.kill(worker.pid, signal.SIGTERM)
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, forward)
+    for worker in workers:
+        worker.join()
+    return max(abs(worker.exitcode or 0) for worker in workers)
+{%- endif %}

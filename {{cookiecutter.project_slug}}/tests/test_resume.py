@@ -1,0 +1,174 @@
+"""Resume without loss: numbered session messages, replayed after a reconnect, gaps said aloud."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from http.cookies import SimpleCookie
+from typing import Any
+
+from aiohttp import ClientWebSocketResponse, web
+from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
+from {{ cookiecutter.package_name }} import Settings, create_app
+from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
+from {{ cookiecutter.package_name }}.sessions import SESSION_COOKIE
+from {{ cookiecutter.package_name }}.state import PROXY_OUT, SESSIONS
+
+from .running_server import running_server
+
+TIMEOUT = 5
+STREAM_LENGTH = 1_000
+CUTS = 6
+PAGE = [Subprotocol(SUBPROTOCOL)]  # what the page asks for
+
+
+async def receive_frame(ws: ClientWebSocketResponse) -> dict[str, Any]:
+    frame: dict[str, Any] = json.loads(await ws.receive_str(timeout=TIMEOUT))
+    return frame
+
+
+async def open_protocol_client(
+    client: TestClient[web.Request, web.Application], last_seq: int | str | None = None
+) -> tuple[ClientWebSocketResponse, dict[str, Any]]:
+    """Connect as the page does; return the socket and its welcome frame."""
+    path = "/ws" if last_seq is None else f"/ws?last_seq={last_seq}"
+    ws = await client.ws_connect(path, protocols=(SUBPROTOCOL,))
+    welcome = await receive_frame(ws)
+    assert welcome["type"] == "welcome"
+    return ws, welcome
+
+
+async def test_reconnect_replays_exactly_what_was_missed(aiohttp_client: AiohttpClient) -> None:
+    app = create_app(Settings(port=0))
+    client = await aiohttp_client(app)
+    ws, welcome = await open_protocol_client(client)
+    session_id = welcome["session"]
+    await app[PROXY_OUT].send(session_id, "one")
+    assert await receive_frame(ws) == {"type": "message", "seq": 1, "data": "one"}
+    await ws.close()
+
+    for text in ("two", "three"):
+        await app[PROXY_OUT].send(session_id, text)
+    ws, welcome = await open_protocol_client(client, last_seq=1)
+    assert welcome["session"] == session_id
+    assert welcome["seq"] == 3
+    assert await receive_frame(ws) == {"type": "message", "seq": 2, "data": "two"}
+    assert await receive_frame(ws) == {"type": "message", "seq": 3, "data": "three"}
+    await app[PROXY_OUT].send(session_id, "live")
+    assert await receive_frame(ws) == {"type": "message", "seq": 4, "data": "live"}
+    await ws.close()
+
+
+async def test_resume_after_the_buffer_overflowed_gets_a_gap_frame(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    app = create_app(Settings(port=0, replay_size=5))
+    client = await aiohttp_client(app)
+    ws, welcome = await open_protocol_client(client)
+    await ws.close()
+    for number in range(1, 14):
+        await app[PROXY_OUT].send(welcome["session"], f"m{number}")
+
+    ws, _ = await open_protocol_client(client, last_seq=0)
+    assert await receive_frame(ws) == {"type": "gap", "from": 1, "to": 8}
+    replayed = [await receive_frame(ws) for _ in range(5)]
+    assert [frame["seq"] for frame in replayed] == [9, 10, 11, 12, 13]
+    assert [frame["data"] for frame in replayed] == ["m9", "m10", "m11", "m12", "m13"]
+    await ws.close()
+
+
+async def test_messages_older_than_the_replay_age_are_a_gap(aiohttp_client: AiohttpClient) -> None:
+    app = create_app(Settings(port=0, replay_age=0.05))
+    client = await aiohttp_client(app)
+    ws, welcome = await open_protocol_client(client)
+    await ws.close()
+    await app[PROXY_OUT].send(welcome["session"], "stale")
+    await asyncio.sleep(0.1)
+    await app[PROXY_OUT].send(welcome["session"], "fresh")
+
+    ws, _ = await open_protocol_client(client, last_seq=0)
+    assert await receive_frame(ws) == {"type": "gap", "from": 1, "to": 1}
+    assert await receive_frame(ws) == {"type": "message", "seq": 2, "data": "fresh"}
+    await ws.close()
+
+
+async def test_resume_of_an_expired_session_gets_a_reset(aiohttp_client: AiohttpClient) -> None:
+    app = create_app(Settings(port=0, session_grace=0))
+    client = await aiohttp_client(app)
+    ws, old_welcome = await open_protocol_client(client)
+    await ws.close()
+    for _ in range(100):
+        if not app[SESSIONS]:
+            break
+        await asyncio.sleep(0.01)
+
+    ws, welcome = await open_protocol_client(client, last_seq=7)
+    assert welcome["session"] != old_welcome["session"]
+    assert await receive_frame(ws) == {"type": "reset", "reason": "session expired", "seq": 0}
+    await ws.close()
+
+
+async def test_impossible_positions_get_a_reset(aiohttp_client: AiohttpClient) -> None:
+    app = create_app(Settings(port=0))
+    client = await aiohttp_client(app)
+    ws, _ = await open_protocol_client(client)
+    for bad_position in ("99", "-1", "abc"):
+        resumed, _ = await open_protocol_client(client, last_seq=bad_position)
+        reset = await receive_frame(resumed)
+        assert reset["type"] == "reset"
+        assert reset["seq"] == 0
+        await resumed.close()
+    await ws.close()
+
+
+async def test_a_new_tab_starts_from_the_latest_number(aiohttp_client: AiohttpClient) -> None:
+    app = create_app(Settings(port=0))
+    client = await aiohttp_client(app)
+    first_tab, welcome = await open_protocol_client(client)
+    await app[PROXY_OUT].send(welcome["session"], "before")
+    second_tab, second_welcome = await open_protocol_client(client)
+    assert second_welcome["seq"] == 1
+    await app[PROXY_OUT].send(welcome["session"], "after")
+    assert await receive_frame(second_tab) == {"type": "message", "seq": 2, "data": "after"}
+    await first_tab.close()
+    await second_tab.close()
+
+
+async def read_until(ws: ClientConnection, received: list[tuple[int, str]], last: int) -> None:
+    """Record ``(seq, data)`` of each message up to number ``last``; only a welcome may precede."""
+    async for raw in ws:
+        frame = json.loads(raw)
+        if frame["type"] == "welcome":
+            continue
+        assert frame["type"] == "message", frame
+        received.append((frame["seq"], frame["data"]))
+        if frame["seq"] >= last:
+            return
+
+
+async def test_stream_survives_cut_connections_with_no_loss_and_no_duplicates() -> None:
+    cut_points = sorted(random.Random(20201226).sample(range(1, STREAM_LENGTH), CUTS))
+    received: list[tuple[int, str]] = []
+    with running_server("--notify-interval", "0.002") as server:
+        cookie: dict[str, str] = {}
+        for last in [*cut_points, STREAM_LENGTH]:
+            resume = f"?last_seq={received[-1][0]}" if received else ""
+            ws = await connect(server.ws_url + resume, subprotocols=PAGE, additional_headers=cookie)
+            if not cookie:
+                assert ws.response is not None
+                session_id = SimpleCookie(ws.response.headers["Set-Cookie"])[SESSION_COOKIE].value
+                cookie = {"Cookie": f"{SESSION_COOKIE}={session_id}"}
+            await asyncio.wait_for(read_until(ws, received, last), TIMEOUT)
+            if last < STREAM_LENGTH:
+                ws.transport.abort()  # a cut cable, not a polite close
+            else:
+                await ws.close()
+
+    assert [seq for seq, _ in received] == list(range(1, STREAM_LENGTH + 1))
+    numbers = [int(data.removeprefix("notify ")) for _, data in received]
+    assert numbers == list(range(numbers[0], numbers[0] + STREAM_LENGTH))

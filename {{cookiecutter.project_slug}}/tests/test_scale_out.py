@@ -1,0 +1,199 @@
+"""Many server processes acting as one through a real Redis: delivery, resume, faults, workers."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from http.cookies import SimpleCookie
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
+from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
+from {{ cookiecutter.package_name }}.sessions import SESSION_COOKIE
+
+from .redis_server import RedisServer, running_redis
+from .running_server import ServerProcess, free_port, running_server
+
+TIMEOUT = 10
+PAGE = [Subprotocol(SUBPROTOCOL)]
+STREAM_LENGTH = 1_000
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    with running_redis() as server:
+        yield server
+
+
+def cookie_header(ws: ClientConnection) -> dict[str, str]:
+    """The Cookie header that carries the session this connection was given."""
+    assert ws.response is not None
+    session_id = SimpleCookie(ws.response.headers["Set-Cookie"])[SESSION_COOKIE].value
+    return {"Cookie": f"{SESSION_COOKIE}={session_id}"}
+
+
+async def next_message(ws: ClientConnection) -> dict[str, Any]:
+    """The next ``message`` frame (skipping the welcome)."""
+    while True:
+        frame: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+        if frame["type"] != "welcome":
+            assert frame["type"] == "message", frame
+            return frame
+
+
+def readiness(server: ServerProcess) -> int:
+    try:
+        with urllib.request.urlopen(server.http_url + "/readyz", timeout=TIMEOUT) as response:
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+async def wait_for_readiness(server: ServerProcess, status: int) -> None:
+    for _ in range(200):
+        if await asyncio.to_thread(readiness, server) == status:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"/readyz never answered {status}")
+
+
+def test_unreachable_redis_at_start_is_a_one_line_error() -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "--port", str(free_port())]
+    result = subprocess.run(
+        [*command, "--redis-url", url], capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1
+    assert f"cannot reach Redis at {url}" in errors[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_workers_without_redis_are_refused() -> None:
+    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "--workers", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode != 0
+    assert "--workers needs --redis-url" in result.stderr
+
+
+async def test_a_send_on_one_process_reaches_the_session_on_another(
+    redis_server: RedisServer,
+) -> None:
+    shared = ("--redis-url", redis_server.url)
+    with running_server(*shared) as first, running_server(*shared) as second:
+        async with connect(first.ws_url) as tab_on_first:
+            cookie = cookie_header(tab_on_first)
+            async with connect(second.ws_url, additional_headers=cookie) as tab_on_second:
+                assert tab_on_second.response is not None
+                assert "Set-Cookie" not in tab_on_second.response.headers  # same session
+                await tab_on_first.send("ping")
+                assert await asyncio.wait_for(tab_on_first.recv(), TIMEOUT) == "pong"
+                assert await asyncio.wait_for(tab_on_second.recv(), TIMEOUT) == "pong"
+
+
+async def test_a_broadcast_reaches_clients_on_every_process_once(
+    redis_server: RedisServer,
+) -> None:
+    shared = ("--redis-url", redis_server.url)
+    with running_server(*shared) as first, running_server(*shared) as second:
+        clients = [await connect(server.ws_url) for server in (first, second, first, second)]
+        producer = ("--notify-interval", "0.05", "--notify-count", "5")
+        with running_server(*shared, *producer):
+            for client in clients:
+                received = [await asyncio.wait_for(client.recv(), TIMEOUT) for _ in range(5)]
+                assert received == [f"notify {number}" for number in range(1, 6)]
+            for client in clients:
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(client.recv(), 0.3)  # no duplicate
+                await client.close()
+
+
+async def test_a_stream_moves_to_another_process_without_loss(redis_server: RedisServer) -> None:
+    shared = ("--redis-url", redis_server.url)
+    received: list[tuple[int, str]] = []
+    with running_server(*shared) as doomed, running_server(*shared) as survivor:
+        ws = await connect(doomed.ws_url, subprotocols=PAGE)
+        cookie = cookie_header(ws)
+        producer = ("--notify-interval", "0.003", "--notify-count", str(STREAM_LENGTH))
+        with running_server(*shared, *producer):
+            while len(received) < STREAM_LENGTH // 3:
+                frame = await next_message(ws)
+                received.append((frame["seq"], frame["data"]))
+            doomed.process.kill()  # SIGKILL: no goodbye, no flush
+            resume = f"?last_seq={received[-1][0]}"
+            resumed_url = survivor.ws_url + resume
+            ws = await connect(resumed_url, subprotocols=PAGE, additional_headers=cookie)
+            while received[-1][1] != f"notify {STREAM_LENGTH}":
+                frame = await next_message(ws)
+                received.append((frame["seq"], frame["data"]))
+            await ws.close()
+
+    numbers = [seq for seq, _ in received]
+    assert numbers == sorted(set(numbers))  # in order, no duplicate
+    assert [data for _, data in received] == [f"notify {n}" for n in range(1, STREAM_LENGTH + 1)]
+
+
+async def test_redis_restart_mid_stream_loses_only_what_was_sent_meanwhile(
+    redis_server: RedisServer,
+) -> None:
+    shared = ("--redis-url", redis_server.url)
+    numbers: list[int] = []
+    with running_server(*shared) as server:
+        ws = await connect(server.ws_url, subprotocols=PAGE)
+        with running_server(*shared, "--notify-interval", "0.01") as producer:
+            while len(numbers) < 20:
+                numbers.append(int((await next_message(ws))["data"].removeprefix("notify ")))
+
+            redis_server.stop()
+            await wait_for_readiness(server, 503)
+            plain = await connect(server.ws_url)  # local delivery keeps working
+            await plain.send("ping")
+            assert await asyncio.wait_for(plain.recv(), TIMEOUT) == "pong"
+            await plain.close()
+
+            redis_server.start()
+            await wait_for_readiness(server, 200)
+            recovered = len(numbers)
+            while len(numbers) < recovered + 20:
+                frame = await next_message(ws)
+                assert frame["seq"] is not None  # numbered again: back on the shared log
+                numbers.append(int(frame["data"].removeprefix("notify ")))
+            await ws.close()
+            assert producer.process.poll() is None
+            assert server.process.poll() is None
+            logs = [server.log(), producer.log()]
+
+    # Nothing is lost but what the producer sent while Redis was down: one hole at most.
+    holes = [(a, b) for a, b in itertools.pairwise(numbers) if b != a + 1]
+    assert len(holes) <= 1
+    assert all(b > a for a, b in holes)
+    for log in logs:
+        assert "Traceback" not in log
+        assert len(re.findall("lost Redis", log)) <= 1  # said once per outage, no storm
+
+
+async def test_two_workers_on_one_port_both_serve(redis_server: RedisServer) -> None:
+    with running_server("--workers", "2", "--redis-url", redis_server.url) as server:
+        for _ in range(100):
+            if server.log().count("started websocket server") == 2:
+                break
+            await asyncio.sleep(0.05)
+        for _ in range(24):
+            async with connect(server.ws_url) as ws:
+                await ws.send("ping")
+                assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "pong"
+        serving = set(re.findall(r"\[(\d+)\] [\w.]+: open session=", server.log()))
+        assert len(serving) == 2
+        assert server.stop() == 0
