@@ -19,6 +19,7 @@ __all__ = [
     "validate_package_name",
     "validate_port",
     "validate_project_slug",
+    "validate_scale_out",
 ]
 
 # Modules the generated project imports or installs: a package of the same name would shadow them.
@@ -97,11 +98,26 @@ def validate_package_name(value: str) -> str:
     return value
 
 
+def validate_scale_out(value: str, *, multi_session: bool) -> str:
+    """Return the scale-out choice if the other answers support it.
+
+    Redis shares sessions and their replay history between processes; without
+    sessions there is nothing for a second process to resume, so the
+    combination is refused rather than rendered half-working.
+    """
+    if value == "redis" and not multi_session:
+        raise ValidationError(
+            "scale_out", value, "needs multi_session=yes (Redis shares sessions between processes)"
+        )
+    return value
+
+
 def validate(answers: dict[str, object]) -> list[str]:
     """Validate every answer; return warnings, raise ValidationError on the first bad answer."""
     port = validate_port(answers["port"])
     validate_project_slug(str(answers["project_slug"]))
     validate_package_name(str(answers["package_name"]))
+    validate_scale_out(str(answers["scale_out"]), multi_session=bool(answers["multi_session"]))
     if port in PRIVILEGED_PORTS:
         return [
             f"WARNING: port {port} is below 1024:"
