@@ -52,7 +52,8 @@ DEPENDENCY_MODULES = frozenset(
 # No sign, no leading zero: the port is pasted into Python and TOML.
 PORT_PATTERN = re.compile(r"[1-9][0-9]*")
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-PACKAGE_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
+# At most 50 characters: the generated code names the package in lines that must stay readable.
+PACKAGE_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,49}")
 PRIVILEGED_PORTS = range(1, 1024)
 
 
@@ -89,7 +90,8 @@ def validate_package_name(value: str) -> str:
         raise ValidationError(
             "package_name",
             value,
-            "a lowercase Python identifier that is not a keyword, e.g. 'streaming_app'",
+            "a lowercase Python identifier of at most 50 characters that is not a keyword,"
+            " e.g. 'streaming_app'",
         )
     if value in sys.stdlib_module_names or value in DEPENDENCY_MODULES:
         raise ValidationError(

@@ -27,6 +27,7 @@ from .running_server import ServerProcess, free_port, running_server
 TIMEOUT = 10
 PAGE = [Subprotocol(SUBPROTOCOL)]
 STREAM_LENGTH = 1_000
+SERVER_COMMAND = (sys.executable, "-m", "{{ cookiecutter.package_name }}")
 
 
 @pytest.fixture
@@ -70,10 +71,8 @@ async def wait_for_readiness(server: ServerProcess, status: int) -> None:
 
 def test_unreachable_redis_at_start_is_a_one_line_error() -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
-    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "--port", str(free_port())]
-    result = subprocess.run(
-        [*command, "--redis-url", url], capture_output=True, text=True, timeout=TIMEOUT
-    )
+    command = [*SERVER_COMMAND, "--port", str(free_port()), "--redis-url", url]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
     assert len(errors) == 1
@@ -82,7 +81,7 @@ def test_unreachable_redis_at_start_is_a_one_line_error() -> None:
 
 
 def test_workers_without_redis_are_refused() -> None:
-    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "--workers", "2"]
+    command = [*SERVER_COMMAND, "--workers", "2"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode != 0
     assert "--workers needs --redis-url" in result.stderr

@@ -28,9 +28,10 @@ def session_cookie(ws: ClientConnection) -> SimpleCookie:
     return cookie
 
 
-async def open_session(server: ServerProcess, session_id: str | None = None) -> ClientConnection:
+def open_session(server: ServerProcess, session_id: str | None = None) -> connect:
+    """A connection presenting ``session_id``'s cookie: ``await`` it or use ``async with``."""
     headers = {"Cookie": f"{SESSION_COOKIE}={session_id}"} if session_id else {}
-    return await connect(server.ws_url, additional_headers=headers)
+    return connect(server.ws_url, additional_headers=headers)
 
 
 def session_id_of(ws: ClientConnection) -> str:
@@ -43,7 +44,7 @@ async def assert_silent(ws: ClientConnection) -> None:
 
 
 async def test_handshake_sets_a_strong_http_only_cookie(server: ServerProcess) -> None:
-    async with await open_session(server) as ws:
+    async with open_session(server) as ws:
         morsel = session_cookie(ws)[SESSION_COOKIE]
     assert len(morsel.value) >= 22  # 16 random bytes, URL-safe base64
     assert morsel["httponly"] is True
@@ -52,7 +53,7 @@ async def test_handshake_sets_a_strong_http_only_cookie(server: ServerProcess) -
 
 
 async def test_sessions_are_isolated(server: ServerProcess) -> None:
-    async with await open_session(server) as alice, await open_session(server) as bob:
+    async with open_session(server) as alice, open_session(server) as bob:
         assert session_id_of(alice) != session_id_of(bob)
         await alice.send("ping")
         assert await asyncio.wait_for(alice.recv(), REPLY_TIMEOUT) == "pong"
@@ -60,9 +61,9 @@ async def test_sessions_are_isolated(server: ServerProcess) -> None:
 
 
 async def test_two_tabs_of_one_session_both_get_the_reply(server: ServerProcess) -> None:
-    async with await open_session(server) as first_tab:
+    async with open_session(server) as first_tab:
         session_id = session_id_of(first_tab)
-        async with await open_session(server, session_id) as second_tab:
+        async with open_session(server, session_id) as second_tab:
             assert session_cookie(second_tab) == SimpleCookie()  # rejoined: no new cookie
             await first_tab.send("ping")
             assert await asyncio.wait_for(first_tab.recv(), REPLY_TIMEOUT) == "pong"
@@ -72,16 +73,16 @@ async def test_two_tabs_of_one_session_both_get_the_reply(server: ServerProcess)
 async def test_closing_an_old_tab_keeps_the_newer_one_in_the_session(server: ServerProcess) -> None:
     old_tab = await open_session(server)
     session_id = session_id_of(old_tab)
-    async with await open_session(server, session_id) as new_tab:
+    async with open_session(server, session_id) as new_tab:
         await old_tab.close()
         await new_tab.send("hello")
         assert await asyncio.wait_for(new_tab.recv(), REPLY_TIMEOUT) == "ok"
 
 
 async def test_reconnect_with_the_cookie_rejoins_the_session(server: ServerProcess) -> None:
-    async with await open_session(server) as ws:
+    async with open_session(server) as ws:
         session_id = session_id_of(ws)
-    async with await open_session(server, session_id) as ws:
+    async with open_session(server, session_id) as ws:
         assert SESSION_COOKIE not in session_cookie(ws)
         await ws.send("ping")
         assert await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT) == "pong"
@@ -94,9 +95,9 @@ async def test_reconnect_with_the_cookie_rejoins_the_session(server: ServerProce
 async def test_forged_or_unknown_ids_get_a_fresh_session(
     server: ServerProcess, forged: str
 ) -> None:
-    async with await open_session(server) as victim:
+    async with open_session(server) as victim:
         victim_id = session_id_of(victim)
-        async with await open_session(server, forged.encode("utf-8").decode("latin-1")) as attacker:
+        async with open_session(server, forged.encode("utf-8").decode("latin-1")) as attacker:
             fresh_id = session_id_of(attacker)
             assert fresh_id not in (forged, victim_id)
             await attacker.send("ping")

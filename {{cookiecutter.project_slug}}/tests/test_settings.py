@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, Settings, parse_settings
+from {{ cookiecutter.package_name }}.settings import (
+    ENV_PREFIX,
+    Settings,
+    parse_settings,
+)
 
 
 def test_defaults() -> None:

@@ -33,6 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 __all__ = ["main"]
 
+PACKAGE = __name__.rpartition(".")[0]
 STARTUP_TIMEOUT = 10.0
 FANOUT_INTERVAL = 0.002  # seconds between broadcasts, as in the harness
 FANOUT_SIZE = 100  # bytes per broadcast message
@@ -136,7 +137,7 @@ def started_server(*flags: str) -> Iterator[tuple[str, int]]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "--port", str(port)]
+    command = [sys.executable, "-m", PACKAGE, "--port", str(port)]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen([*command, "--rate-limit", "0", *flags], stderr=log)
         try:
