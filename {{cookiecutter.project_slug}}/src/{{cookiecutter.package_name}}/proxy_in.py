@@ -9,6 +9,7 @@ breaks a rule gets a close code that says which; nobody else notices.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Awaitable
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -158,16 +159,8 @@ def _welcome(request: web.Request, connection: Connection, session: Session, min
 async def _receive(
     connection: Connection, session: Session, logic: Logic, settings: Settings
 ) -> None:
-    rate = TokenBucket(settings.rate_limit, settings.rate_burst)
     protocol_errors = 0
-    async for message in connection.ws:
-        if message.type is not WSMsgType.TEXT:
-            await _refuse_non_text(connection, message.type)
-            return
-        if not rate.allow():
-            await _refuse(connection, WSCloseCode.POLICY_VIOLATION, "rate limit exceeded")
-            return
-        text = message.data
+    async for text in _texts(connection, settings):
         if connection.speaks_protocol:
             try:
                 frame = parse_client_frame(text)
@@ -182,14 +175,7 @@ async def _receive(
                 connection.send(HEARTBEAT)
                 continue
             text = frame.data
-        try:
-            await logic.on_message(session, text)
-        except Exception:
-            # One bad message must not end the connection, let alone the server.
-            logger.exception("on_message failed for session %s", session.id)
-            connection.send(
-                encode_error(INTERNAL_ERROR) if connection.speaks_protocol else INTERNAL_ERROR
-            )
+        await _dispatch(logic.on_message(session, text), connection)
 {%- else %}
 
 
@@ -220,6 +206,13 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
 
 
 async def _receive(connection: Connection, logic: Logic, settings: Settings) -> None:
+    async for text in _texts(connection, settings):
+        await _dispatch(logic.on_message(connection, text), connection)
+{%- endif %}
+
+
+async def _texts(connection: Connection, settings: Settings) -> AsyncIterator[str]:
+    """The client's text messages, until it closes or breaks a rule (and is closed for it)."""
     rate = TokenBucket(settings.rate_limit, settings.rate_burst)
     async for message in connection.ws:
         if message.type is not WSMsgType.TEXT:
@@ -228,12 +221,21 @@ async def _receive(connection: Connection, logic: Logic, settings: Settings) -> 
         if not rate.allow():
             await _refuse(connection, WSCloseCode.POLICY_VIOLATION, "rate limit exceeded")
             return
-        try:
-            await logic.on_message(connection, message.data)
-        except Exception:
-            # One bad message must not end the connection, let alone the server.
-            logger.exception("on_message failed for client %s", connection.id)
-            connection.send(INTERNAL_ERROR)
+        yield message.data
+
+
+async def _dispatch(handling: Awaitable[None], connection: Connection) -> None:
+    """Run the logic's handling of one message; an exception in it is this message's alone."""
+    try:
+        await handling
+    except Exception:
+        logger.exception("on_message failed on conn=%s", connection.id)
+{%- if cookiecutter.multi_session %}
+        connection.send(
+            encode_error(INTERNAL_ERROR) if connection.speaks_protocol else INTERNAL_ERROR
+        )
+{%- else %}
+        connection.send(INTERNAL_ERROR)
 {%- endif %}
 
 
