@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,13 +117,14 @@ def dev_dependencies(project: BakedProject) -> list[str]:
     return [*metadata["dependencies"], *metadata["optional-dependencies"]["dev"]]
 
 
-def prepare_venv(project: BakedProject, path: Path = GENERATED_VENV) -> Venv:
+def prepare_venv(dependencies: Iterable[str], path: Path = GENERATED_VENV) -> Venv:
     """Create the venv for generated projects, unless one exists for the same dependencies.
 
-    Its key is the Python version and the generated dependency list, so it is
-    rebuilt from scratch (no stale package left) whenever the template changes them.
+    Its key is the Python version and the dependency list, so it is rebuilt from
+    scratch (no stale package left) whenever the template changes them.
     """
-    key = hashlib.sha256(json.dumps([sys.version, dev_dependencies(project)]).encode()).hexdigest()
+    dependencies = sorted(set(dependencies))
+    key = hashlib.sha256(json.dumps([sys.version, dependencies]).encode()).hexdigest()
     venv = Venv(path)
     stamp = path / "ws-boilerplate.key"
     if venv.python.exists() and stamp.exists() and stamp.read_text() == key:
@@ -131,7 +132,7 @@ def prepare_venv(project: BakedProject, path: Path = GENERATED_VENV) -> Venv:
     shutil.rmtree(path, ignore_errors=True)
     created = run([sys.executable, "-m", "venv", path], cwd=REPO)
     assert created.returncode == 0, created.stdout
-    installed = run([venv.python, *PIP_INSTALL, *dev_dependencies(project)], cwd=REPO)
+    installed = run([venv.python, *PIP_INSTALL, *dependencies], cwd=REPO)
     assert installed.returncode == 0, installed.stdout
     stamp.write_text(key)
     return venv

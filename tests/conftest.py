@@ -10,8 +10,18 @@ from typing import Any
 
 import pytest
 
-from .baking import PIP_INSTALL, REPO, Bake, BakedProject, BakeVariant, Venv, prepare_venv, run
-from .variants import DEFAULT, Variant
+from .baking import (
+    PIP_INSTALL,
+    REPO,
+    Bake,
+    BakedProject,
+    BakeVariant,
+    Venv,
+    dev_dependencies,
+    prepare_venv,
+    run,
+)
+from .variants import COMBINATIONS, DEFAULT, Variant
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -50,13 +60,14 @@ def baked(cookies_session: Any) -> BakeVariant:
 
 
 @pytest.fixture(scope="session")
-def installed_project(cookies_session: Any) -> Iterator[BakedProject]:
+def installed_project(cookies_session: Any, baked: BakeVariant) -> Iterator[BakedProject]:
     """The default project installed as a user does: ``pip install -e '.[dev]'`` into its .venv.
 
-    Its ``.venv`` is a link to the cached venv that every generated project's tools run in.
+    Its ``.venv`` is a link to the cached venv that every generated project's tools run in,
+    which holds what every combination depends on (scale_out=redis adds redis).
     """
     project = _bake(cookies_session, DEFAULT.answers)
-    venv = prepare_venv(project)
+    venv = prepare_venv(r for variant in COMBINATIONS for r in dev_dependencies(baked(variant)))
     (project.path / ".venv").symlink_to(venv.path, target_is_directory=True)
     installed = run([".venv/bin/python", *PIP_INSTALL, "-e", ".[dev]"], cwd=project.path)
     assert installed.returncode == 0, installed.stdout
