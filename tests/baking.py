@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,7 @@ __all__ = [
     "Venv",
     "dev_dependencies",
     "prepare_venv",
+    "requirement_name",
     "run",
 ]
 
@@ -109,6 +111,13 @@ def run(
         timeout=timeout,
         check=False,
     )
+
+
+def requirement_name(requirement: str) -> str:
+    """The distribution a requirement names, normalized: ``aiohttp>=3.11,<4`` -> ``aiohttp``."""
+    name = re.match(r"[A-Za-z0-9._-]+", requirement)
+    assert name is not None, requirement
+    return re.sub(r"[-_.]+", "-", name.group()).lower()
 
 
 def dev_dependencies(project: BakedProject) -> list[str]:

@@ -54,21 +54,35 @@ def test_no_input_with_answers_on_the_command_line(
 
 
 def test_prompts_ask_readable_questions(tmp_path: Path, user_config: dict[str, str]) -> None:
-    answers = "Ticker Tape\n\n\n\n\n8081\nn\n"  # name, four defaults, port, no multi-session
+    # The name, four defaults, the port, no multi-session, the default scale-out (none).
+    answers = "Ticker Tape\n\n\n\n\n8081\nn\n\n"
     result = cookiecutter(str(REPO), cwd=tmp_path, env=user_config, stdin=answers)
     assert result.returncode == 0, result.stderr
     assert "Project name (shown in the page title and README)" in result.stdout
     assert "Multi-session support" in result.stdout
+    assert "Scale out to many server processes" in result.stdout
+    assert "redis: processes share sessions" in result.stdout
     project = tmp_path / "ticker-tape"
     assert (project / "src/ticker_tape/__main__.py").exists()
     assert not (project / "src/ticker_tape/sessions.py").exists()
     assert "_setting(8081," in (project / "src/ticker_tape/settings.py").read_text()
 
 
+@pytest.mark.parametrize(
+    ("answers", "error"),
+    [
+        (["port=abc"], "ERROR: port 'abc': an integer from 1 to 65535\n"),
+        (
+            ["multi_session=no", "scale_out=redis"],
+            "ERROR: scale_out 'redis': needs multi_session=yes",
+        ),
+    ],
+    ids=["bad-port", "redis-without-multi-session"],
+)
 def test_bad_answer_exits_non_zero_with_one_line_and_no_folder(
-    tmp_path: Path, user_config: dict[str, str]
+    tmp_path: Path, user_config: dict[str, str], answers: list[str], error: str
 ) -> None:
-    result = cookiecutter(str(REPO), "--no-input", "port=abc", cwd=tmp_path, env=user_config)
+    result = cookiecutter(str(REPO), "--no-input", *answers, cwd=tmp_path, env=user_config)
     assert result.returncode != 0
-    assert "ERROR: port 'abc': an integer from 1 to 65535\n" in result.stderr
+    assert error in result.stderr
     assert not (tmp_path / "streaming-app").exists()

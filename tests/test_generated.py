@@ -30,6 +30,8 @@ CHECKS = {
     "mypy": ("mypy", "--strict"),
     "pytest": ("pytest", "-p", "no:cacheprovider"),
 }
+# A missing Chromium or redis-server fails the generated tests instead of skipping them.
+REQUIRE = {"REQUIRE_BROWSER": "1", "REQUIRE_REDIS": "1"}
 STARTUP_TIMEOUT = 120.0  # ./scripts/run installs the project before it starts the server
 CLIENT = """
 import asyncio, sys
@@ -51,15 +53,16 @@ def test_generated_project_passes(
     baked: BakeVariant, generated_venv: Venv, variant: Variant, check: str
 ) -> None:
     project = baked(variant)
-    env = generated_venv.environ(PYTHONPATH=str(project.path / "src"), REQUIRE_BROWSER="1")
+    env = generated_venv.environ(PYTHONPATH=str(project.path / "src"), **REQUIRE)
     result = run([generated_venv.python, "-m", *CHECKS[check]], cwd=project.path, env=env)
     assert result.returncode == 0, result.stdout
+    assert " skipped" not in result.stdout
 
 
 def test_generated_scripts_test_passes(
     installed_project: BakedProject, generated_venv: Venv
 ) -> None:
-    env = generated_venv.environ(REQUIRE_BROWSER="1")
+    env = generated_venv.environ(**REQUIRE)
     result = run(["./scripts/test"], cwd=installed_project.path, env=env)
     assert result.returncode == 0, result.stdout
     assert " passed" in result.stdout

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
-from .baking import Bake, BakeVariant, dev_dependencies
-from .variants import DEFAULT
+from .baking import Bake, BakeVariant, dev_dependencies, requirement_name
+from .variants import COMBINATIONS, REFUSED, Variant
 
 BAD_ANSWERS = [
     ("port", "abc"),
@@ -36,6 +36,7 @@ BAD_ANSWERS = [
     ("package_name", "1abc"),
     ("package_name", "Bad"),
     ("package_name", "with-dash"),
+    ("package_name", "a" * 51),
 ]
 # Modules that aiohttp (the one runtime dependency) imports: a package of that name breaks it.
 AIOHTTP_DEPENDENCIES = ("aiohappyeyeballs", "aiosignal", "attr", "attrs", "frozenlist", "multidict")
@@ -43,9 +44,7 @@ AIOHTTP_DEPENDENCIES = ("aiohappyeyeballs", "aiosignal", "attr", "attrs", "froze
 
 def import_name(requirement: str) -> str:
     """The module a requirement installs by convention: ``pytest-aiohttp`` -> ``pytest_aiohttp``."""
-    name = re.match(r"[A-Za-z0-9._-]+", requirement)
-    assert name is not None
-    return name.group().lower().replace("-", "_").replace(".", "_")
+    return requirement_name(requirement).replace("-", "_")
 
 
 # Unit tests of the validators.
@@ -75,7 +74,9 @@ def test_invalid_slugs(pre_gen: ModuleType, value: str) -> None:
         pre_gen.validate_project_slug(value)
 
 
-@pytest.mark.parametrize("value", ["streaming_app", "_private", "app2", "o_brien_quotes_unicode"])
+@pytest.mark.parametrize(
+    "value", ["streaming_app", "_private", "app2", "o_brien_quotes_unicode", "a" * 50]
+)
 def test_valid_package_names(pre_gen: ModuleType, value: str) -> None:
     assert pre_gen.validate_package_name(value) == value
 
@@ -93,7 +94,9 @@ def test_invalid_package_names(pre_gen: ModuleType, value: str) -> None:
 def test_every_dependency_is_a_reserved_package_name(
     pre_gen: ModuleType, baked: BakeVariant
 ) -> None:
-    names = [import_name(r) for r in dev_dependencies(baked(DEFAULT))] + list(AIOHTTP_DEPENDENCIES)
+    requirements = {r for variant in COMBINATIONS for r in dev_dependencies(baked(variant))}
+    names = sorted({import_name(r) for r in requirements} | set(AIOHTTP_DEPENDENCIES))
+    assert "redis" in names
     accepted = []
     for name in names:
         try:
@@ -104,31 +107,67 @@ def test_every_dependency_is_a_reserved_package_name(
     assert accepted == []
 
 
+@pytest.mark.parametrize("variant", COMBINATIONS, ids=str)
+def test_supported_combinations_are_accepted(pre_gen: ModuleType, variant: Variant) -> None:
+    scale_out, multi_session = variant.answers["scale_out"], variant.answers["multi_session"]
+    assert pre_gen.validate_scale_out(scale_out, multi_session=multi_session) == scale_out
+
+
+@pytest.mark.parametrize("variant", REFUSED, ids=str)
+def test_refused_combinations_are_errors(pre_gen: ModuleType, variant: Variant) -> None:
+    answers = variant.answers
+    with pytest.raises(
+        pre_gen.ValidationError, match=r"^ERROR: scale_out 'redis': needs multi_session=yes"
+    ):
+        pre_gen.validate_scale_out(answers["scale_out"], multi_session=answers["multi_session"])
+
+
 def test_privileged_port_is_a_warning(pre_gen: ModuleType) -> None:
-    answers = {"port": "80", "project_slug": "streaming-app", "package_name": "streaming_app"}
+    answers = {
+        "port": "80",
+        "project_slug": "streaming-app",
+        "package_name": "streaming_app",
+        "multi_session": True,
+        "scale_out": "none",
+    }
     assert pre_gen.validate(answers) == [
         "WARNING: port 80 is below 1024: the server needs root (or CAP_NET_BIND_SERVICE) to bind it"
     ]
     assert pre_gen.validate(answers | {"port": "1024"}) == []
 
 
+def touch(project: Path, *names: str) -> None:
+    for name in names:
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text("")
+
+
 def test_remove_unused_deletes_multi_session_files(post_gen: ModuleType, tmp_path: Path) -> None:
-    for name in (
-        "src/app/sessions.py",
-        "src/app/protocol.py",
-        "src/app/logic.py",
-        "tests/test_sessions.py",
-    ):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text("")
-    removed = post_gen.remove_unused(tmp_path, {"multi_session": False, "package_name": "app"})
+    touch(tmp_path, "src/app/sessions.py", "src/app/protocol.py", "src/app/logic.py")
+    touch(tmp_path, "tests/test_sessions.py")
+    answers = {"multi_session": False, "scale_out": "none", "package_name": "app"}
+    removed = post_gen.remove_unused(tmp_path, answers)
     assert sorted(p.relative_to(tmp_path).as_posix() for p in removed) == [
         "src/app/protocol.py",
         "src/app/sessions.py",
         "tests/test_sessions.py",
     ]
     assert sorted(p.name for p in tmp_path.rglob("*.py")) == ["logic.py"]
-    assert post_gen.remove_unused(tmp_path, {"multi_session": True, "package_name": "app"}) == []
+    assert post_gen.remove_unused(tmp_path, answers | {"multi_session": True}) == []
+
+
+def test_remove_unused_deletes_redis_files(post_gen: ModuleType, tmp_path: Path) -> None:
+    touch(tmp_path, "src/app/proxy_out_redis.py", "src/app/proxy_out.py", "src/app/sessions.py")
+    touch(tmp_path, "tests/redis_server.py", "tests/test_scale_out.py")
+    answers = {"multi_session": True, "scale_out": "redis", "package_name": "app"}
+    assert post_gen.remove_unused(tmp_path, answers) == []
+    removed = post_gen.remove_unused(tmp_path, answers | {"scale_out": "none"})
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in removed) == [
+        "src/app/proxy_out_redis.py",
+        "tests/redis_server.py",
+        "tests/test_scale_out.py",
+    ]
+    assert sorted(p.name for p in tmp_path.rglob("*.py")) == ["proxy_out.py", "sessions.py"]
 
 
 # The hooks as cookiecutter runs them.
@@ -141,12 +180,27 @@ def test_bad_answer_is_rejected_before_anything_is_written(
     cookies: Any, capfd: pytest.CaptureFixture[str], tmp_path: Path, variable: str, value: str
 ) -> None:
     result = cookies.bake(extra_context={variable: value})
+    assert rejection(result, capfd, tmp_path).startswith(f"ERROR: {variable} '{value}': ")
+
+
+@pytest.mark.parametrize("variant", REFUSED, ids=str)
+def test_refused_combination_is_rejected_before_anything_is_written(
+    cookies: Any, capfd: pytest.CaptureFixture[str], tmp_path: Path, variant: Variant
+) -> None:
+    result = cookies.bake(extra_context=variant.answers)
+    assert rejection(result, capfd, tmp_path).startswith(
+        "ERROR: scale_out 'redis': needs multi_session=yes"
+    )
+
+
+def rejection(result: Any, capfd: pytest.CaptureFixture[str], tmp_path: Path) -> str:
+    """The one line a rejected bake printed; it must have failed and left no output folder."""
     assert isinstance(result.exception, FailedHookException)
     assert result.exit_code != 0
+    assert list((tmp_path / "cookies").glob("*/*")) == []
     errors = capfd.readouterr().err.splitlines()
-    assert len(errors) == 1
-    assert errors[0].startswith(f"ERROR: {variable} '{value}': ")
-    assert list((tmp_path / "cookies").glob("*/*")) == []  # no output folder left behind
+    assert len(errors) == 1, errors
+    return errors[0]
 
 
 def test_privileged_port_renders_with_a_warning(

@@ -2,7 +2,7 @@
 
 To cover a new choice option, add one line to ``CHOICES``: every combination of
 the values below is rendered and its generated test suite, linters and type
-checker run.
+checker run, except those in ``REFUSED``, which the pre-gen hook rejects.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT",
     "EDGE_CASES",
     "INJECTION",
+    "REFUSED",
     "VARIANTS",
     "Variant",
 ]
@@ -24,6 +25,7 @@ __all__ = [
 # Each choice option of cookiecutter.json with every value it takes.
 CHOICES: dict[str, tuple[object, ...]] = {
     "multi_session": (True, False),
+    "scale_out": ("none", "redis"),
 }
 
 # Quotes, an apostrophe, a backslash and non-ASCII: each must survive Python, TOML, HTML and JSON.
@@ -53,10 +55,15 @@ def _named(answers: dict[str, object]) -> Variant:
     return Variant(",".join(f"{key}={show(value)}" for key, value in answers.items()), answers)
 
 
+# Combinations the pre-gen hook refuses: Redis shares sessions between processes, so it needs them.
+REFUSED = [_named({"multi_session": False, "scale_out": "redis"})]
+
 COMBINATIONS = [
-    _named(dict(zip(CHOICES, values, strict=True)))
+    variant
     for values in itertools.product(*CHOICES.values())
+    if (variant := _named(dict(zip(CHOICES, values, strict=True)))) not in REFUSED
 ]
+# The first value of each choice is cookiecutter's default answer.
 DEFAULT = COMBINATIONS[0]
 
 EDGE_CASES = [
