@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from .baking import Bake, BakeVariant
+from .baking import Bake, BakeVariant, requirement_name
 from .variants import COMBINATIONS, DEFAULT, VARIANTS, Variant
 
 # The layout the README promises; {package} is the package_name answer.
@@ -22,12 +22,16 @@ ALWAYS = (
     "scripts/test",
     "src/{package}/__init__.py",
     "src/{package}/__main__.py",
+    "src/{package}/bench.py",
     "src/{package}/connection.py",
+    "src/{package}/limits.py",
     "src/{package}/logic.py",
+    "src/{package}/origin.py",
     "src/{package}/producer.py",
     "src/{package}/proxy_in.py",
     "src/{package}/proxy_out.py",
     "src/{package}/py.typed",
+    "src/{package}/runner.py",
     "src/{package}/server.py",
     "src/{package}/settings.py",
     "src/{package}/state.py",
@@ -35,15 +39,26 @@ ALWAYS = (
     "src/{package}/static/scripts/ws-script.js",
     "tests/__init__.py",
     "tests/conftest.py",
+    "tests/running_server.py",
     "tests/test_browser.py",
     "tests/test_end_to_end.py",
+    "tests/test_limits.py",
+    "tests/test_producer.py",
     "tests/test_server.py",
+    "tests/test_settings.py",
 )
 MULTI_SESSION_ONLY = (
-    "src/{package}/sessions.py",
     "src/{package}/protocol.py",
-    "tests/test_sessions.py",
+    "src/{package}/replay.py",
+    "src/{package}/sessions.py",
     "tests/test_protocol.py",
+    "tests/test_resume.py",
+    "tests/test_sessions.py",
+)
+REDIS_ONLY = (
+    "src/{package}/proxy_out_redis.py",
+    "tests/redis_server.py",
+    "tests/test_scale_out.py",
 )
 # Where a person reads about the project or sees it.
 USER_FACING = (
@@ -52,6 +67,7 @@ USER_FACING = (
     "src/{package}/static/scripts/ws-script.js",
 )
 SESSION = re.compile("session", re.IGNORECASE)
+REDIS = re.compile("redis", re.IGNORECASE)
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=str)
@@ -105,6 +121,36 @@ def test_without_multi_session_nothing_mentions_sessions(
     assert mentioning == []
 
 
+@pytest.mark.parametrize("variant", COMBINATIONS, ids=str)
+def test_redis_files_exist_only_with_scale_out_redis(baked: BakeVariant, variant: Variant) -> None:
+    project = baked(variant)
+    present = [name for name in REDIS_ONLY if project.has_file(name)]
+    expected = list(REDIS_ONLY) if variant.answers["scale_out"] == "redis" else []
+    assert present == expected
+
+
+@pytest.mark.parametrize(
+    "variant", [v for v in VARIANTS if v.answers.get("scale_out", "none") == "none"], ids=str
+)
+def test_without_scale_out_nothing_mentions_redis(baked: BakeVariant, variant: Variant) -> None:
+    project = baked(variant)
+    mentioning = sorted(
+        name
+        for name in project.files - {".cookiecutter.json"}  # it records the scale_out answer
+        if REDIS.search(name) or REDIS.search((project.path / name).read_text(encoding="utf-8"))
+    )
+    assert mentioning == []
+
+
+@pytest.mark.parametrize("variant", COMBINATIONS, ids=str)
+def test_redis_is_a_dependency_only_with_scale_out_redis(
+    baked: BakeVariant, variant: Variant
+) -> None:
+    dependencies = baked(variant).toml("pyproject.toml")["project"]["dependencies"]
+    expected = ["aiohttp", "redis"] if variant.answers["scale_out"] == "redis" else ["aiohttp"]
+    assert sorted(requirement_name(requirement) for requirement in dependencies) == expected
+
+
 @pytest.mark.parametrize("variant", VARIANTS, ids=str)
 def test_answers_reach_the_project(baked: BakeVariant, variant: Variant) -> None:
     project = baked(variant)
@@ -125,6 +171,7 @@ def test_defaults(baked: BakeVariant) -> None:
     assert answers["package_name"] == "streaming_app"
     assert answers["port"] == "9998"
     assert answers["multi_session"] is True
+    assert answers["scale_out"] == "none"
 
 
 def test_derived_names_can_be_overridden(bake: Bake) -> None:
