@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from .baking import Bake, BakedProject, BakeVariant
-from .variants import AWKWARD_TEXT, INJECTION, VARIANTS, Variant
+from .variants import AWKWARD_TEXT, COMBINATIONS, INJECTION, VARIANTS, Variant
 
 # Jinja left behind: an expression (GitHub's own ${{ ... }} is fine), a statement, a comment,
 # or any reference to the cookiecutter context.
@@ -72,7 +72,6 @@ def test_toml_yaml_and_json_parse_with_the_answers(baked: BakeVariant, variant: 
 
     workflow = yaml.safe_load(project.read(".github/workflows/ci.yml"))
     assert workflow["jobs"]
-    assert "${{ matrix.python-version }}" in project.read(".github/workflows/ci.yml")
     hooks = yaml.safe_load(project.read(".pre-commit-config.yaml"))
     assert hooks["repos"]
 
@@ -80,6 +79,26 @@ def test_toml_yaml_and_json_parse_with_the_answers(baked: BakeVariant, variant: 
     for variable in ("project_name", "project_slug", "package_name", "description", "author_name"):
         assert replay[variable] == answers[variable]
     assert replay["multi_session"] == answers["multi_session"]
+    assert replay["scale_out"] == answers["scale_out"]
+
+
+@pytest.mark.parametrize("variant", COMBINATIONS, ids=str)
+def test_workflow_keeps_github_expressions_and_sets_up_the_options(
+    baked: BakeVariant, variant: Variant
+) -> None:
+    # Jinja renders the workflow; {% raw %} keeps GitHub's own ${{ }} for GitHub.
+    text = baked(variant).read(".github/workflows/ci.yml")
+    assert "python-version: ${{ matrix.python-version }}" in text
+    steps = yaml.safe_load(text)["jobs"]["test"]["steps"]
+    installs_redis = any("apt-get install -y redis-server" in step.get("run", "") for step in steps)
+    (tests,) = [step for step in steps if step.get("name") == "Tests"]
+    assert tests["env"]["REQUIRE_BROWSER"] == "1"
+    if variant.answers["scale_out"] == "redis":
+        assert installs_redis
+        assert tests["env"]["REQUIRE_REDIS"] == "1"
+    else:
+        assert not installs_redis
+        assert "REQUIRE_REDIS" not in tests["env"]
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=str)
