@@ -9,11 +9,10 @@ from collections.abc import Sequence
 
 from .runner import LOG_FORMAT, run, run_workers
 {% else -%}
-import asyncio
 import logging
 from collections.abc import Sequence
 
-from .runner import LOG_FORMAT, serve
+from .runner import LOG_FORMAT, run_event_loop, serve
 {% endif -%}
 from .settings import parse_settings
 
@@ -33,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(run_workers(settings))
     sys.exit(run(settings))
 {%- else %}
-    asyncio.run(serve(settings))
+    run_event_loop(serve(settings))
 {%- endif %}
 
 

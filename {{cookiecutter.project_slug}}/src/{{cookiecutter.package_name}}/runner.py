@@ -12,8 +12,9 @@ import signal
 {%- if cookiecutter.scale_out == "redis" %}
 import sys
 {%- endif %}
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from aiohttp import web
 
@@ -23,9 +24,9 @@ from .proxy_out_redis import RedisUnavailableError
 from .server import create_app, drain
 from .settings import Settings
 {% if cookiecutter.scale_out == "redis" %}
-__all__ = ["LOG_FORMAT", "run", "run_workers", "serve"]
+__all__ = ["LOG_FORMAT", "run", "run_event_loop", "run_workers", "serve"]
 {%- else %}
-__all__ = ["LOG_FORMAT", "serve"]
+__all__ = ["LOG_FORMAT", "run_event_loop", "serve"]
 {%- endif %}
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
@@ -50,12 +51,23 @@ async def serve(settings: Settings{% if cookiecutter.scale_out == "redis" %}, *,
             host, port = runner.addresses[0][:2]
             shown_host = f"[{host}]" if ":" in host else host
             logger.info("started websocket server at ws://%s:%d/ws", shown_host, port)
+            logger.info("event loop: %s", type(asyncio.get_running_loop()).__module__)
             await stop.wait()
             logger.info("draining: closing every connection with 1001")
             await drain(app)
         finally:
             await runner.cleanup()
     logger.info("stopped")
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop when the ``fast`` extra is installed, else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 @contextmanager
@@ -78,7 +90,7 @@ def _stop_signals() -> Iterator[asyncio.Event]:
 def run(settings: Settings, *, reuse_port: bool = False) -> int:
     """Serve in this process; return the exit code (1 if Redis cannot be reached)."""
     try:
-        asyncio.run(serve(settings, reuse_port=reuse_port))
+        run_event_loop(serve(settings, reuse_port=reuse_port))
     except RedisUnavailableError as error:
         logger.error("%s", error)
         return 1
