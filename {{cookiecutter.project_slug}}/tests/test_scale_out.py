@@ -196,3 +196,12 @@ async def test_two_workers_on_one_port_both_serve(redis_server: RedisServer) -> 
         serving = set(re.findall(r"\[(\d+)\] [\w.]+: open session=", server.log()))
         assert len(serving) == 2
         assert server.stop() == 0
+
+
+async def test_workers_run_the_streaming_example_once(redis_server: RedisServer) -> None:
+    streaming = ("--notify-interval", "0.2")
+    with running_server("--workers", "2", "--redis-url", redis_server.url, *streaming) as server:
+        async with connect(server.ws_url) as ws:
+            received = [await asyncio.wait_for(ws.recv(), TIMEOUT) for _ in range(4)]
+    numbers = [int(str(text).removeprefix("notify ")) for text in received]
+    assert numbers == list(range(numbers[0], numbers[0] + 4))  # one producer: no repeats

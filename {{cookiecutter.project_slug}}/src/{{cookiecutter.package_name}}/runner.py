@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+{%- if cookiecutter.scale_out == "redis" %}
+import dataclasses
+{%- endif %}
 import logging
 {%- if cookiecutter.scale_out == "redis" %}
 import multiprocessing
@@ -103,9 +106,17 @@ def _worker(settings: Settings) -> None:
 
 
 def run_workers(settings: Settings) -> int:
-    """Run ``--workers`` server processes on one port (SO_REUSEPORT) until SIGINT or SIGTERM."""
+    """Run ``--workers`` server processes on one port (SO_REUSEPORT) until SIGINT or SIGTERM.
+
+    The streaming example runs in the first worker only: its broadcasts reach
+    every worker's clients through Redis, so one producer is enough.
+    """
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_worker, args=(settings,)) for _ in range(settings.workers)]
+    quiet = dataclasses.replace(settings, notify_interval=0.0)
+    workers = [
+        context.Process(target=_worker, args=(settings if index == 0 else quiet,))
+        for index in range(settings.workers)
+    ]
     for worker in workers:
         worker.start()
 
