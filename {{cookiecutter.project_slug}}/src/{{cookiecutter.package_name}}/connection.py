@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import socket
 from collections import deque
 
 from aiohttp import WSCloseCode, web
@@ -24,6 +25,9 @@ __all__ = ["Connection"]
 
 _next_id = itertools.count(1)
 CLOSE_TIMEOUT = 1.0  # seconds a close handshake may take before the socket is aborted
+# The kernel's share of a slow client's backlog. Left alone, Linux grows a socket's send buffer
+# to megabytes (tcp_wmem), which would hold the backlog before the queue limit ever sees it.
+KERNEL_SEND_BUFFER = 64 * 1024
 
 
 class Connection:
@@ -41,6 +45,7 @@ class Connection:
         "_queued_bytes",
         "_transport",
         "_writer",
+        "close_code",
         "close_reason",
         "closing",
         "id",
@@ -57,6 +62,7 @@ class Connection:
         self.speaks_protocol = ws.ws_protocol == protocol.SUBPROTOCOL
 {%- endif %}
         self.closing = False
+        self.close_code: int | None = None  # the code this server closed with, if it did
         self.close_reason = ""
         self._queue: deque[str] = deque()
         self._queued_bytes = 0
@@ -65,6 +71,9 @@ class Connection:
         self._idle = asyncio.Event()  # set while everything queued has been written
         self._idle.set()
         self._transport = request.transport
+        sock = None if self._transport is None else self._transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BUFFER)
         self._writer = asyncio.create_task(self._write_queued())
         self._closer: asyncio.Task[None] | None = None
 {%- if cookiecutter.scale_out == "redis" %}
@@ -121,6 +130,7 @@ class Connection:
     async def close(self, code: int, reason: str, flush_timeout: float) -> None:
         """Write what is queued (within ``flush_timeout`` seconds), then close with ``code``."""
         self.closing = True
+        self.close_code = self.close_code or code
         self.close_reason = self.close_reason or reason
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._idle.wait(), flush_timeout)
@@ -131,6 +141,7 @@ class Connection:
         if self.closing:
             return
         self.closing = True
+        self.close_code = code
         self.close_reason = reason
         self._queue.clear()
         self._queued_bytes = 0
@@ -142,8 +153,16 @@ class Connection:
             await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT)
         except asyncio.TimeoutError:
             # The peer is not reading, so even the close frame cannot get through.
-            if self._transport is not None:
-                self._transport.abort()
+            self._abort()
+        except asyncio.CancelledError:
+            # A writer stuck on a full socket waits on aiohttp's drain future, which close() shares:
+            # cancelling the writer above cancels close() too. The peer is not reading: abort.
+            self._abort()
+            raise
+
+    def _abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
 
     async def finish(self) -> None:
         """Stop the writer (and a pending close) once the receive loop has ended."""

@@ -73,7 +73,7 @@ def parse_client_frame(frame: str) -> ClientFrame:
     """Decode a client frame, or raise :class:`ProtocolError` naming what is wrong."""
     try:
         decoded = json.loads(frame)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
         raise ProtocolError("frame is not valid JSON") from None
     if not isinstance(decoded, dict):
         raise ProtocolError("frame must be a JSON object")

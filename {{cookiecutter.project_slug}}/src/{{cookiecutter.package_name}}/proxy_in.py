@@ -120,7 +120,7 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
             "close session=%s conn=%s code=%s reason=%r",
             session.id,
             connection.id,
-            ws.close_code,
+            _close_code(connection),
             connection.close_reason,
         )
     return ws
@@ -199,7 +199,10 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
         out.remove(connection)
         await connection.finish()
         logger.info(
-            "close conn=%s code=%s reason=%r", connection.id, ws.close_code, connection.close_reason
+            "close conn=%s code=%s reason=%r",
+            connection.id,
+            _close_code(connection),
+            connection.close_reason,
         )
         await logic.on_close(connection)
     return ws
@@ -239,6 +242,12 @@ async def _dispatch(handling: Awaitable[None], connection: Connection) -> None:
 {%- endif %}
 
 
+def _close_code(connection: Connection) -> int | None:
+    """The code this server closed with, else what aiohttp saw (the client's code, or 1006)."""
+    code = connection.close_code or connection.ws.close_code
+    return None if code is None else int(code)  # an int: IntEnum prints its name on 3.10
+
+
 async def _refuse_non_text(connection: Connection, kind: WSMsgType) -> None:
     # `async for` ends at a close; what else is not text is binary, or an ERROR after which
     # aiohttp has already closed with the code that fits (1009 too big, 1007 invalid UTF-8).
@@ -247,5 +256,6 @@ async def _refuse_non_text(connection: Connection, kind: WSMsgType) -> None:
 
 
 async def _refuse(connection: Connection, code: WSCloseCode, reason: str) -> None:
+    connection.close_code = code
     connection.close_reason = reason
     await connection.ws.close(code=code, message=reason.encode())
