@@ -45,6 +45,7 @@ DEPENDENCY_MODULES = frozenset(
         "ruff",
         "test",
         "tests",
+        "uvloop",
         "websockets",
         "yarl",
     }

@@ -67,6 +67,8 @@ USER_FACING = (
     "src/{package}/static/scripts/ws-script.js",
 )
 SESSION = re.compile("session", re.IGNORECASE)
+# Session wording, leaving out aiohttp's ClientSession (an HTTP client, not this feature).
+SESSION_WORDING = re.compile("(?<!client)session", re.IGNORECASE)
 REDIS = re.compile("redis", re.IGNORECASE)
 
 
@@ -116,7 +118,7 @@ def test_without_multi_session_nothing_mentions_sessions(
     mentioning = sorted(
         name
         for name in project.files - {".cookiecutter.json"}  # it records multi_session=false
-        if SESSION.search((project.path / name).read_text(encoding="utf-8"))
+        if SESSION_WORDING.search((project.path / name).read_text(encoding="utf-8"))
     )
     assert mentioning == []
 

@@ -29,8 +29,8 @@ SLOW_RECEIVE_BUFFER = 4096
 # may miss the first few messages (measured: up to 52); it must be there for nearly all of them.
 MIN_RECEIVED = 45_000
 # How much the server's RSS may grow over its RSS once it listens. Measured with 100 healthy
-# clients on uvloop: 38 MiB with sessions (each holds a replay buffer of up to 1,000 messages),
-# less without; one copy of the stream kept per client would be about 300 MiB. (The slow
+# clients on uvloop: up to 38 MiB (with resume, a replay buffer of up to 1,000 messages per
+# client); one copy of the stream kept per client would be about 300 MiB. (The slow
 # client's backlog alone, kept whole, would be only 2-4 MiB: the drop, not this bound, proves
 # that its queue is limited.)
 RSS_GROWTH_LIMIT_KIB = 64 * 1024
@@ -55,10 +55,10 @@ async def sample_peak_rss(pid: int, peak: list[int], stop: asyncio.Event) -> Non
             await asyncio.wait_for(stop.wait(), RSS_SAMPLE_INTERVAL)
 
 
-async def receive_numbers(session: aiohttp.ClientSession, url: str) -> list[int]:
+async def receive_numbers(http: aiohttp.ClientSession, url: str) -> list[int]:
     """Read ``notify <n>`` frames until the last one; return the numbers in order of arrival."""
     numbers: list[int] = []
-    async with session.ws_connect(url) as ws:
+    async with http.ws_connect(url) as ws:
         async for message in ws:
             assert message.type is aiohttp.WSMsgType.TEXT, message
             numbers.append(int(message.data.removeprefix("notify ")))
@@ -96,9 +96,9 @@ async def test_slow_reader_is_dropped_while_healthy_clients_get_every_message() 
         # Never read from: no recv() call, no keepalive pings, a one-frame queue.
         async with (
             connect(server.ws_url, sock=sock, max_queue=1, ping_interval=None, close_timeout=1),
-            aiohttp.ClientSession() as session,
+            aiohttp.ClientSession() as http,
         ):
-            healthy = [receive_numbers(session, server.ws_url) for _ in range(HEALTHY_CLIENTS)]
+            healthy = [receive_numbers(http, server.ws_url) for _ in range(HEALTHY_CLIENTS)]
             received = await asyncio.wait_for(asyncio.gather(*healthy), RUN_TIMEOUT)
             dropped = await wait_for_log(server, SLOW_CLOSE)
         stop_sampling.set()
