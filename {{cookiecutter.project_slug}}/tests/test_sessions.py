@@ -130,7 +130,7 @@ async def wait_for_no_sessions(app: web.Application) -> None:
 
 
 async def test_session_is_dropped_after_the_grace_period(aiohttp_client: AiohttpClient) -> None:
-    app = create_app(Settings(port=0, session_grace=0.2))
+    app = create_app(Settings(port=0, session_grace=1.0))
     client = await aiohttp_client(app)
     async with client.ws_connect("/ws"):
         assert len(app[SESSIONS]) == 1
