@@ -94,7 +94,12 @@ class RedisProxyOut(LocalProxyOut):
             # longer would stall senders during an outage instead of falling back at once.
             retry=Retry(NoBackoff(), retries=1),
         )
-        self._append = self._redis.register_script(APPEND)
+        # Appending is not idempotent: a retried script could log a message twice, so it goes
+        # through a client that never retries (its pool is emptied after an outage instead).
+        self._appender = redis.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=2, decode_responses=True, retry=None
+        )
+        self._append = self._appender.register_script(APPEND)
         self._raise_counter = self._redis.register_script(RAISE_COUNTER)
         self._counter_key = KEY_PREFIX + "seq"
         self._log_key = KEY_PREFIX + "log"
@@ -117,6 +122,7 @@ class RedisProxyOut(LocalProxyOut):
             await self._sync_position()
         except (RedisError, OSError) as error:
             await self._redis.aclose()
+            await self._appender.aclose()
             raise RedisUnavailableError(f"cannot reach Redis at {self._url}: {error}") from None
         self.ready = True
         logger.info("connected to Redis at %s", self._url)
@@ -132,6 +138,7 @@ class RedisProxyOut(LocalProxyOut):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._redis.aclose()
+        await self._appender.aclose()
 
     async def _sync_position(self) -> None:
         """Start reading after the log's latest entry, numbering above anything handed out."""
@@ -177,6 +184,7 @@ class RedisProxyOut(LocalProxyOut):
             try:
                 if not self.ready:
                     await self._sync_position()
+                    await self._appender.connection_pool.disconnect()  # from before the outage
                     self.ready = True
                     logger.warning("reconnected to Redis at %s", self._url)
                     delay = RETRY_FIRST
