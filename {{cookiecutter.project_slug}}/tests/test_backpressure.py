@@ -1,5 +1,8 @@
 """A client that stops reading is dropped; healthy ones get every message; RSS stays flat.
 
+A frame goes straight to the socket when it has room, else into the client's
+queue; frames too big for the socket's buffers must come out whole and in order.
+
 The real server broadcasts ``notify 1`` .. ``notify 50000`` as fast as it can to
 healthy clients and to one that never reads. The slow one must really stop at
 the TCP level: its socket gets a small receive buffer before it connects, or
@@ -15,7 +18,11 @@ import socket
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
+from pytest_aiohttp import AiohttpClient
 from websockets.asyncio.client import connect
+
+from {{ cookiecutter.package_name }}.state import PROXY_OUT
 
 from .running_server import ServerProcess, running_server
 
@@ -38,7 +45,7 @@ RUN_TIMEOUT = 240.0
 DROP_LOG_TIMEOUT = 5.0
 POLL_INTERVAL = 0.05
 RSS_SAMPLE_INTERVAL = 0.02
-SLOW_CLOSE = re.compile(r"close .*conn=1 code=1013 reason='send queue overflow")
+SLOW_CLOSE = re.compile(r"close .*conn=1 .*code=1013 reason='send queue overflow")
 
 
 def rss_kib(pid: int) -> int:
@@ -115,3 +122,21 @@ async def test_slow_reader_is_dropped_while_healthy_clients_get_every_message() 
     assert log.count("send queue overflow") == 1  # the slow client only
     assert "Traceback" not in log
     assert peak[0] - baseline <= RSS_GROWTH_LIMIT_KIB, (baseline, peak[0])
+
+
+async def test_frames_bigger_than_the_socket_buffers_arrive_whole_and_in_order(
+    aiohttp_client: AiohttpClient, app: web.Application
+) -> None:
+    client = await aiohttp_client(app)
+    ws = await client.ws_connect("/ws")
+    (connection,) = app[PROXY_OUT].connections()
+    # The first big frame fills the kernel's and the transport's buffers, so the rest queue
+    # behind the unfinished write (256 KiB against 64 KiB each, within the 1 MiB queue).
+    frames = [
+        f"{number}".ljust(256 * 1024, "x") if number % 2 else f"{number}" for number in range(6)
+    ]
+    for frame in frames:
+        connection.send(frame)
+    received = [(await ws.receive(timeout=5)).data for _ in frames]
+    assert received == frames
+    await ws.close()

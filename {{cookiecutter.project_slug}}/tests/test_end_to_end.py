@@ -10,6 +10,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from {{ cookiecutter.package_name }}.__main__ import main
+
 from .running_server import ServerProcess, running_server
 
 
@@ -51,3 +53,20 @@ async def test_notify_interval_flag_streams_notify() -> None:
         async with connect(streaming.ws_url) as ws:
             number = int(str(await asyncio.wait_for(ws.recv(), 5)).removeprefix("notify "))
             assert await asyncio.wait_for(ws.recv(), 5) == f"notify {number + 1}"
+
+
+async def test_debug_log_level_adds_a_line_per_connection_opening() -> None:
+    with running_server("--log-level", "debug") as server:
+        async with connect(server.ws_url) as ws:
+            await ws.send("ping")
+            assert await asyncio.wait_for(ws.recv(), 5) == "pong"
+        assert server.stop() == 0
+        log = server.log()
+    assert " DEBUG " in log
+    assert "open {% if cookiecutter.multi_session %}session={% else %}conn={% endif %}" in log
+
+
+def test_unknown_log_level_is_refused_in_one_line() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--log-level", "loud"])
+    assert str(exit_info.value.code).startswith("error: --log-level must be one of debug, info,")

@@ -193,9 +193,9 @@ async def test_two_workers_on_one_port_both_serve(redis_server: RedisServer) -> 
             async with connect(server.ws_url) as ws:
                 await ws.send("ping")
                 assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "pong"
-        serving = set(re.findall(r"\[(\d+)\] [\w.]+: open session=", server.log()))
-        assert len(serving) == 2
         assert server.stop() == 0
+        serving = set(re.findall(r"\[(\d+)\] [\w.]+: close session=", server.log()))
+        assert len(serving) == 2
 
 
 async def test_workers_run_the_streaming_example_once(redis_server: RedisServer) -> None:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-{% if cookiecutter.scale_out == "redis" -%}
-import logging
 import sys
 from collections.abc import Sequence
 
-from .runner import LOG_FORMAT, run, run_workers
+{% if cookiecutter.scale_out == "redis" -%}
+from .runner import configure_logging, run, run_workers
 {% else -%}
-import logging
-from collections.abc import Sequence
-
-from .runner import LOG_FORMAT, run_event_loop, serve
+from .runner import configure_logging, run_event_loop, serve
 {% endif -%}
 from .settings import parse_settings
 
@@ -21,7 +17,10 @@ __all__ = ["main"]
 
 def main(argv: Sequence[str] | None = None) -> None:
     settings = parse_settings(argv)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    try:
+        configure_logging(settings.log_level)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
 {%- if cookiecutter.scale_out == "redis" %}
     if settings.workers > 1:
         if not settings.redis_url:

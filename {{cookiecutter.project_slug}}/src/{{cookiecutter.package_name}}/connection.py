@@ -1,19 +1,24 @@
-"""One open websocket, with its own bounded outbound queue and the task that drains it.
+"""One open websocket, with its own bounded outbound queue.
 
-Senders never wait on a client: :meth:`Connection.send` only queues the frame.
-A writer task per connection writes the queue to the socket at the pace the
-client reads. A client that falls so far behind that its queue outgrows the
-limit is dropped with close code 1013 (try again later){% if cookiecutter.multi_session %}; its session can
-resume from the replay buffer when it reconnects{% endif %}.
+Senders never wait on a client: :meth:`Connection.send` writes the frame at
+once when the socket has room (the usual case, and the fast path), else queues
+it for a writer task that drains the queue at the pace the client reads and
+ends when the queue is empty. A client that falls so far behind that its queue
+outgrows the limit is dropped with close code 1013 (try again later){% if cookiecutter.multi_session %}; its
+session can resume from the replay buffer when it reconnects{% endif %}.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import socket
+import types
 from collections import deque
+from collections.abc import Awaitable, Coroutine, Generator
+from typing import Any
 
 from aiohttp import WSCloseCode, web
 {%- if cookiecutter.multi_session %}
@@ -38,8 +43,6 @@ class Connection:
 {%- if cookiecutter.scale_out == "redis" %}
         "_held",
 {%- endif %}
-        "_idle",
-        "_pending",
         "_queue",
         "_queue_limit",
         "_queued_bytes",
@@ -67,34 +70,38 @@ class Connection:
         self._queue: deque[str] = deque()
         self._queued_bytes = 0
         self._queue_limit = queue_limit
-        self._pending = asyncio.Event()  # set while the queue holds frames
-        self._idle = asyncio.Event()  # set while everything queued has been written
-        self._idle.set()
         self._transport = request.transport
         sock = None if self._transport is None else self._transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BUFFER)
-        self._writer = asyncio.create_task(self._write_queued())
+        # Drains the queue while it holds frames; None while the socket keeps up.
+        self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
 {%- if cookiecutter.scale_out == "redis" %}
         self._held: list[tuple[int | None, str]] | None = None
 {%- endif %}
 
     def send(self, frame: str) -> None:
-        """Queue ``frame`` for this client, without waiting; a closing connection drops it."""
+        """Send ``frame`` without waiting: now if the socket has room, else queued.
+
+        A closing connection drops it.
+        """
         if self.closing:
+            return
+        if self._writer is None and self._socket_has_room():
+            self._write_now(frame)
             return
         self._queued_bytes += len(frame)
         if self._queued_bytes > self._queue_limit:
             self.drop(WSCloseCode.TRY_AGAIN_LATER, "send queue overflow: client reads too slowly")
             return
         self._queue.append(frame)
-        self._pending.set()
-        self._idle.clear()
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_queued())
 {%- if cookiecutter.scale_out == "redis" %}
 
     def send_numbered(self, seq: int | None, frame: str) -> None:
-        """Queue message number ``seq``, or hold it while this connection is being caught up."""
+        """Send message number ``seq``, or hold it while this connection is being caught up."""
         if self._held is not None:
             self._held.append((seq, frame))
         else:
@@ -105,35 +112,55 @@ class Connection:
         self._held = []
 
     def release(self, replayed_up_to: int) -> None:
-        """Queue the held messages that the replay did not already cover, and go live."""
+        """Send the held messages that the replay did not already cover, and go live."""
         held, self._held = self._held or [], None
         for seq, frame in held:
             if seq is None or seq > replayed_up_to:
                 self.send(frame)
 {%- endif %}
 
-    async def _write_queued(self) -> None:
-        while True:
-            await self._pending.wait()
+    def _socket_has_room(self) -> bool:
+        """Whether everything written so far has reached the kernel, so a write cannot wait."""
+        return self._transport is not None and self._transport.get_write_buffer_size() == 0
+
+    def _write_now(self, frame: str) -> None:
+        """Write ``frame`` at once, without a task or a trip through the event loop.
+
+        Run one step, aiohttp's ``send_str`` writes the frame and returns: it
+        waits only when the transport has paused writing, which an empty write
+        buffer rules out. Should it wait after all, the writer task finishes it.
+        """
+        sending = self.ws.send_str(frame)
+        try:
+            waiting_on = sending.send(None)
+        except StopIteration:
+            return
+        except ConnectionResetError:
+            return  # the peer went away; the receive loop sees the close and cleans up
+        self._writer = asyncio.ensure_future(self._write_queued(_resume(sending, waiting_on)))
+
+    async def _write_queued(self, unfinished: Awaitable[None] | None = None) -> None:
+        try:
+            if unfinished is not None:
+                await unfinished
             while self._queue:
                 frame = self._queue.popleft()
                 self._queued_bytes -= len(frame)
-                try:
-                    await self.ws.send_str(frame)
-                except ConnectionResetError:
-                    # The peer went away; the receive loop sees the close and cleans up.
-                    self._queue.clear()
-                    self._queued_bytes = 0
-            self._pending.clear()
-            self._idle.set()
+                await self.ws.send_str(frame)
+        except ConnectionResetError:
+            # The peer went away; the receive loop sees the close and cleans up.
+            self._queue.clear()
+            self._queued_bytes = 0
+        finally:
+            self._writer = None
 
     async def close(self, code: int, reason: str, flush_timeout: float) -> None:
         """Write what is queued (within ``flush_timeout`` seconds), then close with ``code``."""
         self.closing = True
         self.close_code = self.close_code or code
         self.close_reason = self.close_reason or reason
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), flush_timeout)
+        if self._writer is not None:
+            await asyncio.wait((self._writer,), timeout=flush_timeout)
         await self._close_now(code, reason)
 
     def drop(self, code: int, reason: str) -> None:
@@ -148,7 +175,8 @@ class Connection:
         self._closer = asyncio.create_task(self._close_now(code, reason))
 
     async def _close_now(self, code: int, reason: str) -> None:
-        self._writer.cancel()
+        if self._writer is not None:
+            self._writer.cancel()
         try:
             await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT)
         except asyncio.TimeoutError:
@@ -167,8 +195,30 @@ class Connection:
     async def finish(self) -> None:
         """Stop the writer (and a pending close) once the receive loop has ended."""
         self.closing = True
-        self._writer.cancel()
+        if self._writer is not None:
+            self._writer.cancel()
         for task in (self._writer, self._closer):
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+
+@types.coroutine
+def _resume(coroutine: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, Any, None]:
+    """Go on with ``coroutine``, which stopped at its first step waiting on ``waiting_on``.
+
+    This is what a task does for a coroutine it runs (and what Python 3.12's
+    eager tasks do after their first step): awaiting this hands the wait to
+    the awaiting task, then resumes the coroutine with the outcome.
+    """
+    while True:
+        try:
+            yield waiting_on
+        except BaseException as error:  # cancelled, or closed: the coroutine gets it too
+            resume = functools.partial(coroutine.throw, error)
+        else:
+            resume = functools.partial(coroutine.send, None)
+        try:
+            waiting_on = resume()
+        except StopIteration:
+            return

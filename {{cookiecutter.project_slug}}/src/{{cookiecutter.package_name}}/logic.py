@@ -36,7 +36,7 @@ class Logic:
 
     async def on_open(self, session: Session) -> None:
         """A session began: its first connection opened (rejoining within the grace is not new)."""
-        logger.info("session opened: %s", session.id)
+        logger.debug("session opened: %s", session.id)
 
     async def on_message(self, session: Session, text: str) -> None:
         """A text message arrived from one of the session's connections."""
@@ -45,12 +45,12 @@ class Logic:
 
     async def on_close(self, session: Session) -> None:
         """A session ended: its last connection closed and the grace period ran out."""
-        logger.info("session closed: %s", session.id)
+        logger.debug("session closed: %s", session.id)
 {%- else %}
 
     async def on_open(self, client: Connection) -> None:
         """A client connected."""
-        logger.info("client connected: %s", client.id)
+        logger.debug("client connected: %s", client.id)
 
     async def on_message(self, client: Connection, text: str) -> None:
         """A text message arrived from a client."""
@@ -59,5 +59,5 @@ class Logic:
 
     async def on_close(self, client: Connection) -> None:
         """A client disconnected."""
-        logger.info("client disconnected: %s", client.id)
+        logger.debug("client disconnected: %s", client.id)
 {%- endif %}

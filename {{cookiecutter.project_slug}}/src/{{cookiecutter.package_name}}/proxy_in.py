@@ -9,9 +9,13 @@ breaks a rule gets a close code that says which; nobody else notices.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable
+{%- if cookiecutter.multi_session %}
+
+from aiohttp import WSCloseCode, WSMsgType, hdrs, web
+{%- else %}
 
 from aiohttp import WSCloseCode, WSMsgType, web
+{%- endif %}
 
 from .connection import Connection
 from .limits import TokenBucket
@@ -27,7 +31,7 @@ from .protocol import (
     encode_welcome,
     parse_client_frame,
 )
-from .sessions import SESSION_COOKIE, Session
+from .sessions import SESSION_COOKIE, Session, session_cookie
 from .settings import Settings
 from .state import LIFECYCLE, LOGIC, PROXY_OUT, SESSIONS, SETTINGS
 {%- else %}
@@ -83,14 +87,7 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
 
     ws = _open_websocket(settings)
     if minted:
-        ws.set_cookie(
-            SESSION_COOKIE,
-            session_id,
-            httponly=True,
-            samesite="Lax",
-            path="/",
-            secure=request.secure,
-        )
+        ws.headers.add(hdrs.SET_COOKIE, session_cookie(session_id, secure=request.secure))
     await ws.prepare(request)
 
     connection = Connection(request, ws, settings.send_queue_bytes)
@@ -101,13 +98,9 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
 {%- else %}
         _welcome(request, connection, session, minted)
 {%- endif %}
-    logger.info(
-        "open session=%s conn=%s peer=%s protocol=%s",
-        session.id,
-        connection.id,
-        request.remote,
-        ws.ws_protocol or "plain",
-    )
+    described = f"session={session.id} conn={connection.id} peer={request.remote}"
+    described += f" protocol={ws.ws_protocol or 'plain'}"
+    logger.debug("open %s", described)
     logic = request.app[LOGIC]
     try:
         if is_new:
@@ -116,13 +109,7 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
     finally:
         sessions.leave(session, connection)
         await connection.finish()
-        logger.info(
-            "close session=%s conn=%s code=%s reason=%r",
-            session.id,
-            connection.id,
-            _close_code(connection),
-            connection.close_reason,
-        )
+        _log_close(described, connection)
     return ws
 {%- if cookiecutter.scale_out == "redis" %}
 
@@ -159,8 +146,16 @@ def _welcome(request: web.Request, connection: Connection, session: Session, min
 async def _receive(
     connection: Connection, session: Session, logic: Logic, settings: Settings
 ) -> None:
+    """Hand each text message to the logic, until the client closes or breaks a rule."""
+    ws = connection.ws
+    rate = TokenBucket(settings.rate_limit, settings.rate_burst)
     protocol_errors = 0
-    async for text in _texts(connection, settings):
+    while True:
+        message = await ws.receive()
+        if message.type is not WSMsgType.TEXT or not rate.allow():
+            await _refuse_breach(connection, message.type)
+            return
+        text: str = message.data
         if connection.speaks_protocol:
             try:
                 frame = parse_client_frame(text)
@@ -175,7 +170,10 @@ async def _receive(
                 connection.send(HEARTBEAT)
                 continue
             text = frame.data
-        await _dispatch(logic.on_message(session, text), connection)
+        try:
+            await logic.on_message(session, text)
+        except Exception:
+            _report_failure(connection)
 {%- else %}
 
 
@@ -190,7 +188,8 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
 
     connection = Connection(request, ws, settings.send_queue_bytes)
     out.add(connection)
-    logger.info("open conn=%s peer=%s", connection.id, request.remote)
+    described = f"conn={connection.id} peer={request.remote}"
+    logger.debug("open %s", described)
     logic = request.app[LOGIC]
     try:
         await logic.on_open(connection)
@@ -198,60 +197,59 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
     finally:
         out.remove(connection)
         await connection.finish()
-        logger.info(
-            "close conn=%s code=%s reason=%r",
-            connection.id,
-            _close_code(connection),
-            connection.close_reason,
-        )
+        _log_close(described, connection)
         await logic.on_close(connection)
     return ws
 
 
 async def _receive(connection: Connection, logic: Logic, settings: Settings) -> None:
-    async for text in _texts(connection, settings):
-        await _dispatch(logic.on_message(connection, text), connection)
-{%- endif %}
-
-
-async def _texts(connection: Connection, settings: Settings) -> AsyncIterator[str]:
-    """The client's text messages, until it closes or breaks a rule (and is closed for it)."""
+    """Hand each text message to the logic, until the client closes or breaks a rule."""
+    ws = connection.ws
     rate = TokenBucket(settings.rate_limit, settings.rate_burst)
-    async for message in connection.ws:
-        if message.type is not WSMsgType.TEXT:
-            await _refuse_non_text(connection, message.type)
+    while True:
+        message = await ws.receive()
+        if message.type is not WSMsgType.TEXT or not rate.allow():
+            await _refuse_breach(connection, message.type)
             return
-        if not rate.allow():
-            await _refuse(connection, WSCloseCode.POLICY_VIOLATION, "rate limit exceeded")
-            return
-        yield message.data
-
-
-async def _dispatch(handling: Awaitable[None], connection: Connection) -> None:
-    """Run the logic's handling of one message; an exception in it is this message's alone."""
-    try:
-        await handling
-    except Exception:
-        logger.exception("on_message failed on conn=%s", connection.id)
-{%- if cookiecutter.multi_session %}
-        connection.send(
-            encode_error(INTERNAL_ERROR) if connection.speaks_protocol else INTERNAL_ERROR
-        )
-{%- else %}
-        connection.send(INTERNAL_ERROR)
+        try:
+            await logic.on_message(connection, message.data)
+        except Exception:
+            _report_failure(connection)
 {%- endif %}
 
 
-def _close_code(connection: Connection) -> int | None:
-    """The code this server closed with, else what aiohttp saw (the client's code, or 1006)."""
+def _report_failure(connection: Connection) -> None:
+    """Log the exception the logic raised on a message, and tell the client it was not processed."""
+    logger.exception("on_message failed on conn=%s", connection.id)
+{%- if cookiecutter.multi_session %}
+    connection.send(encode_error(INTERNAL_ERROR) if connection.speaks_protocol else INTERNAL_ERROR)
+{%- else %}
+    connection.send(INTERNAL_ERROR)
+{%- endif %}
+
+
+def _log_close(described: str, connection: Connection) -> None:
+    """One line per connection, when it ends: who it was, and the close code and reason.
+
+    The code is the one this server closed with, else what aiohttp saw (the
+    client's code, or 1006). The opening is logged at DEBUG level only: a line
+    per connection is what a busy server can afford.
+    """
     code = connection.close_code or connection.ws.close_code
-    return None if code is None else int(code)  # an int: IntEnum prints its name on 3.10
+    shown = None if code is None else int(code)  # an int: IntEnum prints its name on 3.10
+    logger.info("close %s code=%s reason=%r", described, shown, connection.close_reason)
 
 
-async def _refuse_non_text(connection: Connection, kind: WSMsgType) -> None:
-    # `async for` ends at a close; what else is not text is binary, or an ERROR after which
-    # aiohttp has already closed with the code that fits (1009 too big, 1007 invalid UTF-8).
-    if kind is WSMsgType.BINARY:
+async def _refuse_breach(connection: Connection, kind: WSMsgType) -> None:
+    """Close a connection whose last message broke a rule: too fast (text), or binary.
+
+    Anything else that is not text ends the loop on its own: a close, or an
+    error after which aiohttp has already closed with the code that fits (1009
+    too big, 1007 invalid UTF-8).
+    """
+    if kind is WSMsgType.TEXT:
+        await _refuse(connection, WSCloseCode.POLICY_VIOLATION, "rate limit exceeded")
+    elif kind is WSMsgType.BINARY:
         await _refuse(connection, WSCloseCode.UNSUPPORTED_DATA, "text frames only")
 
 

@@ -1,4 +1,4 @@
-"""The replay buffer: the latest frames sent to a session, so a reconnect can catch up."""
+"""The replay buffer: the latest messages sent to a session, so a reconnect can catch up."""
 
 from __future__ import annotations
 
@@ -9,23 +9,32 @@ __all__ = ["ReplayBuffer"]
 
 
 class ReplayBuffer:
-    """Keeps at most ``size`` frames, none older than ``max_age`` seconds, by sequence number."""
+    """Keeps at most ``size`` messages, none older than ``max_age`` seconds, by sequence number.
 
-    __slots__ = ("_entries", "_max_age")
+    It holds the text, not the encoded frame: most messages are never replayed,
+    so they are encoded when they are (and a session of plain clients never
+    encodes at all). The deque is made on the first message, since most idle
+    sessions never get one.
+    """
+
+    __slots__ = ("_entries", "_max_age", "_size")
 
     def __init__(self, size: int, max_age: float) -> None:
-        self._entries: deque[tuple[int, float, str]] = deque(maxlen=max(size, 0))
+        self._entries: deque[tuple[int, float, str]] | None = None
+        self._size = max(size, 0)
         self._max_age = max_age
 
-    def append(self, seq: int, frame: str) -> None:
-        self._entries.append((seq, time.monotonic(), frame))
+    def append(self, seq: int, text: str) -> None:
+        if self._entries is None:
+            self._entries = deque(maxlen=self._size)
+        self._entries.append((seq, time.monotonic(), text))
 
-    def since(self, seq: int) -> list[str]:
-        """The frames still held that came after ``seq``: a contiguous run ending at the latest."""
-        self._forget_old()
-        return [frame for entry_seq, _, frame in self._entries if entry_seq > seq]
-
-    def _forget_old(self) -> None:
+    def since(self, seq: int) -> list[tuple[int, str]]:
+        """The messages still held that came after ``seq``: a contiguous run ending at the latest."""
+        entries = self._entries
+        if entries is None:
+            return []
         horizon = time.monotonic() - self._max_age
-        while self._entries and self._entries[0][1] < horizon:
-            self._entries.popleft()
+        while entries and entries[0][1] < horizon:
+            entries.popleft()
+        return [(entry_seq, text) for entry_seq, _, text in entries if entry_seq > seq]

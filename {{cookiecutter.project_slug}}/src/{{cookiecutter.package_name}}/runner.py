@@ -17,9 +17,11 @@ import sys
 {%- endif %}
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_log import AccessLogger
 
 {% if cookiecutter.scale_out == "redis" -%}
 from .proxy_out_redis import RedisUnavailableError
@@ -27,21 +29,32 @@ from .proxy_out_redis import RedisUnavailableError
 from .server import create_app, drain
 from .settings import Settings
 {% if cookiecutter.scale_out == "redis" %}
-__all__ = ["LOG_FORMAT", "run", "run_event_loop", "run_workers", "serve"]
+__all__ = ["configure_logging", "run", "run_event_loop", "run_workers", "serve"]
 {%- else %}
-__all__ = ["LOG_FORMAT", "run_event_loop", "serve"]
+__all__ = ["configure_logging", "run_event_loop", "serve"]
 {%- endif %}
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 logger = logging.getLogger("{{ cookiecutter.package_name }}")
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at ``level`` (one of :data:`LOG_LEVELS`), one line per record."""
+    if level not in LOG_LEVELS:
+        raise ValueError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
 
 
 async def serve(settings: Settings{% if cookiecutter.scale_out == "redis" %}, *, reuse_port: bool = False{% endif %}) -> None:
     """Serve until SIGINT or SIGTERM, then drain every connection and return."""
     app = create_app(settings)
-    runner = web.AppRunner(app, shutdown_timeout=settings.shutdown_timeout)
+    runner = web.AppRunner(
+        app, shutdown_timeout=settings.shutdown_timeout, access_log_class=HttpAccessLogger
+    )
     await runner.setup()
     with _stop_signals() as stop:
         try:
@@ -61,6 +74,14 @@ async def serve(settings: Settings{% if cookiecutter.scale_out == "redis" %}, *,
         finally:
             await runner.cleanup()
     logger.info("stopped")
+
+
+class HttpAccessLogger(AccessLogger):
+    """aiohttp's access log, less websockets: the incoming proxy logs each one as it closes."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if response.status != HTTPStatus.SWITCHING_PROTOCOLS:
+            super().log(request, response, time)
 
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
@@ -101,7 +122,7 @@ def run(settings: Settings, *, reuse_port: bool = False) -> int:
 
 
 def _worker(settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging(settings.log_level)
     sys.exit(run(settings, reuse_port=True))
 
 

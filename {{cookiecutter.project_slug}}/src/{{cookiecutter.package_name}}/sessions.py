@@ -21,7 +21,7 @@ from .connection import Connection
 from .protocol import encode_gap, encode_message, encode_reset
 from .replay import ReplayBuffer
 
-__all__ = ["SESSION_COOKIE", "Session", "SessionRegistry", "new_session_id"]
+__all__ = ["SESSION_COOKIE", "Session", "SessionRegistry", "new_session_id", "session_cookie"]
 
 SESSION_COOKIE = "{{ cookiecutter.package_name }}_session"
 _ID_BYTES = 16  # 128 bits from the OS's CSPRNG
@@ -31,6 +31,16 @@ logger = logging.getLogger(__name__)
 
 def new_session_id() -> str:
     return secrets.token_urlsafe(_ID_BYTES)
+
+
+def session_cookie(session_id: str, *, secure: bool) -> str:
+    """The ``Set-Cookie`` value for a new session: HttpOnly, SameSite=Lax, for the whole site.
+
+    Written out rather than through ``http.cookies``, which costs about 5 % of a
+    connection's set-up: the id is URL-safe base64, so it needs no quoting.
+    """
+    cookie = f"{SESSION_COOKIE}={session_id}; HttpOnly; Path=/; SameSite=Lax"
+    return cookie + "; Secure" if secure else cookie
 
 
 class Session:
@@ -44,27 +54,33 @@ class Session:
         self.last_seq = 0  # the number of the latest message sent to this session
         self.history = history
         # The pending drop, while the session has no connection.
-        self.expiry: asyncio.Task[None] | None = None
+        self.expiry: asyncio.TimerHandle | None = None
 
     def send(self, text: str) -> None:
-        """Number ``text``, keep it for replay, and queue it for every connection of the session."""
+        """Number ``text``, keep it for replay, and send it to every connection of the session."""
         self.last_seq += 1
-        frame = encode_message(self.last_seq, text)
-        self.history.append(self.last_seq, frame)
+        self.history.append(self.last_seq, text)
+        self.deliver(self.last_seq, text)
 {%- if cookiecutter.scale_out == "redis" %}
-        self.deliver(self.last_seq, text, frame)
 
-    def deliver(self, seq: int | None, text: str, frame: str | None = None) -> None:
-        """Queue message ``seq`` (numbered elsewhere: by Redis) for every connection."""
-        frame = frame or encode_message(seq, text)
-        for connection in self.connections:
-            if connection.speaks_protocol:
-                connection.send_numbered(seq, frame)
-            else:
-                connection.send(text)
+    def deliver(self, seq: int | None, text: str) -> None:
+        """Send message ``seq`` (numbered here, or by Redis) to every connection of the session."""
 {%- else %}
+
+    def deliver(self, seq: int, text: str) -> None:
+        """Send message ``seq`` to every connection of the session."""
+{%- endif %}
+        frame = None  # the protocol's frame, encoded once and only if a connection speaks it
         for connection in self.connections:
-            connection.send(frame if connection.speaks_protocol else text)
+            if not connection.speaks_protocol:
+                connection.send(text)
+                continue
+            if frame is None:
+                frame = encode_message(seq, text)
+{%- if cookiecutter.scale_out == "redis" %}
+            connection.send_numbered(seq, frame)
+{%- else %}
+            connection.send(frame)
 {%- endif %}
 
     def resume(self, connection: Connection, last_seen: int) -> None:
@@ -72,12 +88,12 @@ class Session:
         if not 0 <= last_seen <= self.last_seq:
             connection.send(encode_reset("unknown position in this session", self.last_seq))
             return
-        frames = self.history.since(last_seen)
-        first_held = self.last_seq - len(frames) + 1
+        missed = self.history.since(last_seen)
+        first_held = missed[0][0] if missed else self.last_seq + 1
         if first_held > last_seen + 1:
             connection.send(encode_gap(last_seen + 1, first_held - 1))
-        for frame in frames:
-            connection.send(frame)
+        for seq, text in missed:
+            connection.send(encode_message(seq, text))
 
 
 class SessionRegistry:
@@ -96,6 +112,7 @@ class SessionRegistry:
         self._replay_age = replay_age
         self._on_expire = on_expire
         self._sessions: dict[str, Session] = {}
+        self._notifying: set[asyncio.Task[None]] = set()  # on_expire calls under way
         self.connection_count = 0
 
     def __len__(self) -> int:
@@ -135,14 +152,16 @@ class SessionRegistry:
         session.connections.discard(connection)
         self.connection_count -= 1
         if not session.connections and session.expiry is None:
-            session.expiry = asyncio.create_task(self._expire(session))
+            loop = asyncio.get_running_loop()
+            session.expiry = loop.call_later(self._grace, self._expire, session)
 
-    async def _expire(self, session: Session) -> None:
-        await asyncio.sleep(self._grace)
+    def _expire(self, session: Session) -> None:
         session.expiry = None
         if self._sessions.get(session.id) is session and not session.connections:
             del self._sessions[session.id]
-            await self._notify_expired(session)
+            notifying = asyncio.create_task(self._notify_expired(session))
+            self._notifying.add(notifying)
+            notifying.add_done_callback(self._notifying.discard)
 
     async def _notify_expired(self, session: Session) -> None:
         try:
@@ -157,3 +176,5 @@ class SessionRegistry:
                 session.expiry.cancel()
             del self._sessions[session.id]
             await self._notify_expired(session)
+        if self._notifying:
+            await asyncio.wait(self._notifying)

@@ -88,6 +88,9 @@ class Settings:
     shutdown_timeout: float = _setting(
         10.0, "seconds to flush queued messages and close connections on SIGTERM/SIGINT"
     )
+    log_level: str = _setting(
+        "info", "debug (adds a line per connection opening), info, warning or error"
+    )
 {%- if cookiecutter.scale_out == "redis" %}
     redis_url: str = _setting(
         "", "Redis shared by all server processes, e.g. redis://127.0.0.1:6379/0; empty: none"
