@@ -140,6 +140,28 @@ async def test_a_new_tab_starts_from_the_latest_number(aiohttp_client: AiohttpCl
     await second_tab.close()
 
 
+async def test_history_is_kept_once_a_protocol_client_has_joined(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    app = create_app(Settings(port=0))
+    client = await aiohttp_client(app)
+    plain = await client.ws_connect("/ws")  # sees no numbers, so cannot resume: nothing is kept
+    (session,) = app[SESSIONS]
+    for text in ("one", "two"):
+        await app[PROXY_OUT].send(session.id, text)
+        assert await plain.receive_str(timeout=TIMEOUT) == text
+
+    ws, welcome = await open_protocol_client(client, last_seq=0)  # same cookie, same session
+    assert welcome["session"] == session.id
+    assert await receive_frame(ws) == {"type": "gap", "from": 1, "to": 2}
+    await ws.close()
+    await app[PROXY_OUT].send(session.id, "three")
+    resumed, _ = await open_protocol_client(client, last_seq=2)
+    assert await receive_frame(resumed) == {"type": "message", "seq": 3, "data": "three"}
+    await resumed.close()
+    await plain.close()
+
+
 async def read_until(ws: ClientConnection, received: list[tuple[int, str]], last: int) -> None:
     """Record ``(seq, data)`` of each message up to number ``last``; only a welcome may precede."""
     async for raw in ws:

@@ -67,7 +67,7 @@ class Connection:
         self.closing = False
         self.close_code: int | None = None  # the code this server closed with, if it did
         self.close_reason = ""
-        self._queue: deque[str] = deque()
+        self._queue: deque[str] | None = None  # made when a backlog begins, dropped when it ends
         self._queued_bytes = 0
         self._queue_limit = queue_limit
         self._transport = request.transport
@@ -95,6 +95,8 @@ class Connection:
         if self._queued_bytes > self._queue_limit:
             self.drop(WSCloseCode.TRY_AGAIN_LATER, "send queue overflow: client reads too slowly")
             return
+        if self._queue is None:
+            self._queue = deque()
         self._queue.append(frame)
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_queued())
@@ -148,11 +150,11 @@ class Connection:
                 self._queued_bytes -= len(frame)
                 await self.ws.send_str(frame)
         except ConnectionResetError:
-            # The peer went away; the receive loop sees the close and cleans up.
-            self._queue.clear()
-            self._queued_bytes = 0
+            pass  # the peer went away; the receive loop sees the close and cleans up
         finally:
             self._writer = None
+            self._queue = None
+            self._queued_bytes = 0
 
     async def close(self, code: int, reason: str, flush_timeout: float) -> None:
         """Write what is queued (within ``flush_timeout`` seconds), then close with ``code``."""
@@ -170,7 +172,7 @@ class Connection:
         self.closing = True
         self.close_code = code
         self.close_reason = reason
-        self._queue.clear()
+        self._queue = None
         self._queued_bytes = 0
         self._closer = asyncio.create_task(self._close_now(code, reason))
 

@@ -3,7 +3,8 @@
 A session holds every open connection of one client, so a reply or a push
 reaches each of its tabs. Every message it sends is numbered and kept in a
 replay buffer, so a connection that comes back with the last number it saw
-gets exactly what it missed. A session outlives its last connection by a grace
+gets exactly what it missed (plain clients see no numbers and cannot resume,
+so a session keeps history only once a protocol client has joined). A session outlives its last connection by a grace
 period, so a reconnect rejoins it; then it is dropped, so the registry does not
 grow with churn. A session id is only ever minted here: an id that a client
 makes up (unknown, expired or malformed) gets a fresh session, never an error
@@ -48,18 +49,20 @@ class Session:
 
     __slots__ = ("connections", "expiry", "history", "id", "last_seq")
 
-    def __init__(self, session_id: str, history: ReplayBuffer) -> None:
+    def __init__(self, session_id: str) -> None:
         self.id = session_id
         self.connections: set[Connection] = set()
         self.last_seq = 0  # the number of the latest message sent to this session
-        self.history = history
+        # What a resuming connection may have missed; kept once a protocol client has joined.
+        self.history: ReplayBuffer | None = None
         # The pending drop, while the session has no connection.
         self.expiry: asyncio.TimerHandle | None = None
 
     def send(self, text: str) -> None:
         """Number ``text``, keep it for replay, and send it to every connection of the session."""
         self.last_seq += 1
-        self.history.append(self.last_seq, text)
+        if self.history is not None:
+            self.history.append(self.last_seq, text)
         self.deliver(self.last_seq, text)
 {%- if cookiecutter.scale_out == "redis" %}
 
@@ -88,7 +91,7 @@ class Session:
         if not 0 <= last_seen <= self.last_seq:
             connection.send(encode_reset("unknown position in this session", self.last_seq))
             return
-        missed = self.history.since(last_seen)
+        missed = [] if self.history is None else self.history.since(last_seen)
         first_held = missed[0][0] if missed else self.last_seq + 1
         if first_held > last_seen + 1:
             connection.send(encode_gap(last_seen + 1, first_held - 1))
@@ -138,11 +141,13 @@ class SessionRegistry:
         session = self._sessions.get(session_id)
         is_new = session is None
         if session is None:
-            history = ReplayBuffer(self._replay_size, self._replay_age)
-            session = self._sessions[session_id] = Session(session_id, history)
+            session = self._sessions[session_id] = Session(session_id)
         elif session.expiry is not None:
             session.expiry.cancel()
             session.expiry = None
+        if connection.speaks_protocol and session.history is None:
+            # Plain clients cannot resume: only a protocol client makes history worth keeping.
+            session.history = ReplayBuffer(self._replay_size, self._replay_age)
         session.connections.add(connection)
         self.connection_count += 1
         return session, is_new
