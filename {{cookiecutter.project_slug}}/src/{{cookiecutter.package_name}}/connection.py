@@ -1,30 +1,28 @@
 """One open websocket, with its own bounded outbound queue.
 
-Senders never wait on a client: :meth:`Connection.send` writes the frame at
-once when the socket has room (the usual case, and the fast path), else queues
-it for a writer task that drains the queue at the pace the client reads and
-ends when the queue is empty. A client that falls so far behind that its queue
-outgrows the limit is dropped with close code 1013 (try again later){% if cookiecutter.multi_session %}; its
-session can resume from the replay buffer when it reconnects{% endif %}.
+Senders never wait on a client: :meth:`Connection.send` writes the frame to
+the socket at once when it has room (the usual case, and the fast path: see
+``frames.py``), else queues it for a writer task that drains the queue at the
+pace the client reads and ends when the queue is empty. A client that falls
+so far behind that its queue outgrows the limit is dropped with close code
+1013 (try again later){% if cookiecutter.multi_session %}; its session can resume from the replay buffer when it
+reconnects{% endif %}.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import itertools
 import socket
-import types
 from collections import deque
-from collections.abc import Awaitable, Coroutine, Generator
-from typing import Any
 
 from aiohttp import WSCloseCode, web
-{%- if cookiecutter.multi_session %}
 
+{% if cookiecutter.multi_session -%}
 from . import protocol
-{%- endif %}
+{% endif -%}
+from .frames import text_frame
 
 __all__ = ["Connection"]
 
@@ -88,8 +86,9 @@ class Connection:
         """
         if self.closing:
             return
-        if self._writer is None and self._socket_has_room():
-            self._write_now(frame)
+        transport = self._transport
+        if self._writer is None and transport is not None and self._has_room(transport):
+            transport.write(text_frame(frame))
             return
         self._queued_bytes += len(frame)
         if self._queued_bytes > self._queue_limit:
@@ -121,30 +120,22 @@ class Connection:
                 self.send(frame)
 {%- endif %}
 
-    def _socket_has_room(self) -> bool:
-        """Whether everything written so far has reached the kernel, so a write cannot wait."""
-        return self._transport is not None and self._transport.get_write_buffer_size() == 0
+    def _has_room(self, transport: asyncio.Transport) -> bool:
+        """Whether a frame may go straight to the socket, ahead of nothing.
 
-    def _write_now(self, frame: str) -> None:
-        """Write ``frame`` at once, without a task or a trip through the event loop.
-
-        Run one step, aiohttp's ``send_str`` writes the frame and returns: it
-        waits only when the transport has paused writing, which an empty write
-        buffer rules out. Should it wait after all, the writer task finishes it.
+        The socket must be open, aiohttp must not have sent its close frame (no
+        frame may follow it), and everything written before must have reached
+        the kernel: a frame written now cannot overtake a backlog, and one that
+        does not fit stays in the transport's buffer, so the next one queues.
         """
-        sending = self.ws.send_str(frame)
-        try:
-            waiting_on = sending.send(None)
-        except StopIteration:
-            return
-        except ConnectionResetError:
-            return  # the peer went away; the receive loop sees the close and cleans up
-        self._writer = asyncio.ensure_future(self._write_queued(_resume(sending, waiting_on)))
+        return (
+            transport.get_write_buffer_size() == 0
+            and not transport.is_closing()
+            and not self.ws.closed
+        )
 
-    async def _write_queued(self, unfinished: Awaitable[None] | None = None) -> None:
+    async def _write_queued(self) -> None:
         try:
-            if unfinished is not None:
-                await unfinished
             while self._queue:
                 frame = self._queue.popleft()
                 self._queued_bytes -= len(frame)
@@ -203,24 +194,3 @@ class Connection:
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-
-
-@types.coroutine
-def _resume(coroutine: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, Any, None]:
-    """Go on with ``coroutine``, which stopped at its first step waiting on ``waiting_on``.
-
-    This is what a task does for a coroutine it runs (and what Python 3.12's
-    eager tasks do after their first step): awaiting this hands the wait to
-    the awaiting task, then resumes the coroutine with the outcome.
-    """
-    while True:
-        try:
-            yield waiting_on
-        except BaseException as error:  # cancelled, or closed: the coroutine gets it too
-            resume = functools.partial(coroutine.throw, error)
-        else:
-            resume = functools.partial(coroutine.send, None)
-        try:
-            waiting_on = resume()
-        except StopIteration:
-            return

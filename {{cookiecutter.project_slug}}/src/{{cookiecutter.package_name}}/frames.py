@@ -1,0 +1,35 @@
+"""Outgoing text frames in their wire form (RFC 6455, section 5.2), built once per text.
+
+The fast path of ``connection.py`` writes these bytes straight to the socket.
+A server's frames are unmasked, so a text frame is a 2-, 4- or 10-byte header
+followed by the UTF-8 text, and the same bytes serve every client a text goes
+to: a broadcast, or the same reply to many clients, encodes once. aiohttp's
+``send_str`` encodes per client and runs two coroutines per frame; in the
+shared benchmark's fan-out that was about a fifth of the server's time.
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+
+__all__ = ["text_frame"]
+
+_FIN_TEXT = 0x81  # FIN bit set, opcode 1 (text); no extension bits, as compression is off
+_PACK_SHORT = struct.Struct("!BB").pack
+_PACK_MEDIUM = struct.Struct("!BBH").pack
+_PACK_LONG = struct.Struct("!BBQ").pack
+
+
+@functools.lru_cache(maxsize=1)  # the text just framed: a broadcast frames each text once
+def text_frame(text: str) -> bytes:
+    """``text`` as one final, unmasked text frame."""
+    payload = text.encode()
+    length = len(payload)
+    if length < 126:
+        header = _PACK_SHORT(_FIN_TEXT, length)
+    elif length < 1 << 16:
+        header = _PACK_MEDIUM(_FIN_TEXT, 126, length)
+    else:
+        header = _PACK_LONG(_FIN_TEXT, 127, length)
+    return header + payload
