@@ -98,9 +98,8 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
 {%- else %}
         _welcome(request, connection, session, minted)
 {%- endif %}
-    described = f"session={session.id} conn={connection.id} peer={request.remote}"
-    described += f" protocol={ws.ws_protocol or 'plain'}"
-    logger.debug("open %s", described)
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("open %s", _describe(request, connection, session))
     logic = request.app[LOGIC]
     try:
         if is_new:
@@ -109,7 +108,7 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
     finally:
         sessions.leave(session, connection)
         await connection.finish()
-        _log_close(described, connection)
+        _log_close(_describe(request, connection, session), connection)
     return ws
 {%- if cookiecutter.scale_out == "redis" %}
 
@@ -188,8 +187,8 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
 
     connection = Connection(request, ws, settings.send_queue_bytes)
     out.add(connection)
-    described = f"conn={connection.id} peer={request.remote}"
-    logger.debug("open %s", described)
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("open %s", _describe(request, connection))
     logic = request.app[LOGIC]
     try:
         await logic.on_open(connection)
@@ -197,7 +196,7 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
     finally:
         out.remove(connection)
         await connection.finish()
-        _log_close(described, connection)
+        _log_close(_describe(request, connection), connection)
         await logic.on_close(connection)
     return ws
 
@@ -225,6 +224,18 @@ def _report_failure(connection: Connection) -> None:
     connection.send(encode_error(INTERNAL_ERROR) if connection.speaks_protocol else INTERNAL_ERROR)
 {%- else %}
     connection.send(INTERNAL_ERROR)
+{%- endif %}
+
+
+{% if cookiecutter.multi_session -%}
+def _describe(request: web.Request, connection: Connection, session: Session) -> str:
+    """Who a connection is, for its log lines (made when logged, not kept per connection)."""
+    protocol = connection.ws.ws_protocol or "plain"
+    return f"session={session.id} conn={connection.id} peer={request.remote} protocol={protocol}"
+{%- else -%}
+def _describe(request: web.Request, connection: Connection) -> str:
+    """Who a connection is, for its log lines (made when logged, not kept per connection)."""
+    return f"conn={connection.id} peer={request.remote}"
 {%- endif %}
 
 
