@@ -4,7 +4,8 @@
     python -m {{ cookiecutter.package_name }}.bench --url ws://127.0.0.1:{{ cookiecutter.port }}/ws --pid 1234
 
 It prints round trips per second with p50/p99 latency (closed loop, ``ping`` ->
-``pong``), fan-out deliveries per second (the streaming example at a 2 ms
+``pong``{% if cookiecutter.multi_session %}; as plain text, and as the page speaks: JSON frames, numbered and kept
+for replay{% endif %}), fan-out deliveries per second (the streaming example at a 2 ms
 interval, 100-byte messages), connects per second (open, one round trip,
 close) and memory per idle connection. A server it starts runs with every
 feature on and the per-connection rate limit lifted (``--rate-limit 0``): a
@@ -30,10 +31,15 @@ from pathlib import Path
 from typing import IO
 
 from websockets.asyncio.client import ClientConnection, connect
+{%- if cookiecutter.multi_session %}
+from websockets.typing import Subprotocol
+
+from .protocol import SUBPROTOCOL
+{%- endif %}
 
 __all__ = ["main"]
 
-PACKAGE = __name__.rpartition(".")[0]
+PACKAGE = "{{ cookiecutter.package_name }}"
 STARTUP_TIMEOUT = 10.0
 FANOUT_INTERVAL = 0.002  # seconds between broadcasts, as in the harness
 FANOUT_SIZE = 100  # bytes per broadcast message
@@ -46,15 +52,40 @@ class RoundTrips:
     p99_ms: float
 
 
+{% if cookiecutter.multi_session -%}
+PAGE_PING = '{"type": "message", "data": "ping"}'
+
+
+async def round_trips(
+    url: str, connections: int, duration: float, *, as_page: bool = False
+) -> RoundTrips:
+    """``connections`` clients each loop ``ping`` -> ``pong`` for ``duration`` seconds.
+
+    ``as_page``: speak the page's protocol (JSON frames, numbered, kept for replay).
+    """
+    latencies: list[float] = []
+    if as_page:
+        clients = [
+            await connect(url, max_queue=None, subprotocols=[Subprotocol(SUBPROTOCOL)])
+            for _ in range(connections)
+        ]
+        await asyncio.gather(*(ws.recv() for ws in clients))  # the welcome frames
+    else:
+        clients = [await connect(url, max_queue=None) for _ in range(connections)]
+    ping = PAGE_PING if as_page else "ping"
+    deadline = time.perf_counter() + duration
+{%- else -%}
 async def round_trips(url: str, connections: int, duration: float) -> RoundTrips:
     """``connections`` clients each loop ``ping`` -> ``pong`` for ``duration`` seconds."""
     latencies: list[float] = []
     clients = [await connect(url, max_queue=None) for _ in range(connections)]
+    ping = "ping"
     deadline = time.perf_counter() + duration
+{%- endif %}
 
     async def loop(ws: ClientConnection) -> None:
         while (start := time.perf_counter()) < deadline:
-            await ws.send("ping")
+            await ws.send(ping)
             await ws.recv()
             latencies.append(time.perf_counter() - start)
 
@@ -69,26 +100,24 @@ async def round_trips(url: str, connections: int, duration: float) -> RoundTrips
 async def fan_out(url: str, connections: int, duration: float) -> float:
     """Messages per second that ``connections`` clients receive from a streaming server."""
     clients = [await connect(url, max_queue=None) for _ in range(connections)]
-    received = 0
-
-    async def count(ws: ClientConnection) -> None:
-        nonlocal received
-        with contextlib.suppress(asyncio.TimeoutError):
-            while True:
-                await asyncio.wait_for(ws.recv(), duration)
-                received += 1
-
     await asyncio.sleep(0.5)  # every client is subscribed before counting starts
-    received = 0
-    counters = [asyncio.create_task(count(ws)) for ws in clients]
-    await asyncio.sleep(duration)
-    delivered = received
-    for counter in counters:
-        counter.cancel()
-    await asyncio.gather(*counters, return_exceptions=True)
+    deadline = time.perf_counter() + duration
+    counts = await asyncio.gather(*(_count_until(ws, deadline) for ws in clients))
     for ws in clients:
         ws.transport.abort()  # a polite close would first wait out the backlog
-    return delivered / duration
+    return sum(counts) / duration
+
+
+async def _count_until(ws: ClientConnection, deadline: float) -> int:
+    """How many messages ``ws`` receives before ``deadline`` (no cancellation: it just stops)."""
+    received = 0
+    while (left := deadline - time.perf_counter()) > 0:
+        try:
+            await asyncio.wait_for(ws.recv(), left)
+        except asyncio.TimeoutError:
+            break
+        received += 1
+    return received
 
 
 async def connects(url: str, workers: int, duration: float) -> float:
@@ -188,6 +217,13 @@ async def _measure(url: str, pid: int | None, args: argparse.Namespace) -> None:
             f"round trips, {count:>4} connections: {result.per_second:>9.0f}/s"
             f"  p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms"
         )
+{%- if cookiecutter.multi_session %}
+        result = await round_trips(url, count, args.duration, as_page=True)
+        print(
+            f"  as the page, {count:>4} connections: {result.per_second:>7.0f}/s"
+            f"  p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms"
+        )
+{%- endif %}
     per_second = await connects(url, args.connect_workers, args.duration)
     print(f"connects, {args.connect_workers} loops: {per_second:>12.0f}/s")
     if pid is not None:

@@ -1,0 +1,37 @@
+"""The shipped benchmark runs end to end and prints every figure (a smoke run, not a measurement)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from {{ cookiecutter.package_name }}.bench import main
+
+FIGURE = r"\s+[0-9.]+"
+
+
+def test_benchmark_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> None:
+    main(
+        [
+            *("--duration", "0.3", "--connections", "1,5", "--connect-workers", "2"),
+            *("--idle-connections", "20", "--fanout-connections", "5"),
+        ]
+    )
+    printed = capsys.readouterr().out
+    figures = [
+        rf"round trips,    1 connections:{FIGURE}/s",
+        rf"round trips,    5 connections:{FIGURE}/s",
+{%- if cookiecutter.multi_session %}
+        rf"as the page,    1 connections:{FIGURE}/s",
+        rf"as the page,    5 connections:{FIGURE}/s",
+{%- endif %}
+        rf"connects, 2 loops:{FIGURE}/s",
+        rf"fan-out, 5 connections:{FIGURE} messages/s delivered",
+        rf"memory, 20 idle connections:{FIGURE} KiB each",
+    ]
+    for figure in figures:
+        assert re.search(figure, printed), (figure, printed)
+    rates = [float(rate) for rate in re.findall(r":\s+([0-9.]+)(?:/s| messages/s)", printed)]
+    assert len(rates) == len(figures) - 1, printed  # every figure but memory is a rate
+    assert all(rate > 0 for rate in rates), printed
