@@ -15,6 +15,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 import pytest
+import redis.asyncio as redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
@@ -27,6 +28,7 @@ from .running_server import ServerProcess, free_port, running_server
 TIMEOUT = 10
 PAGE = [Subprotocol(SUBPROTOCOL)]
 STREAM_LENGTH = 1_000
+BURST_CLIENTS, BURST_ROUNDS = 100, 20
 SERVER_COMMAND = (sys.executable, "-m", "{{ cookiecutter.package_name }}")
 
 
@@ -100,6 +102,38 @@ async def test_a_send_on_one_process_reaches_the_session_on_another(
                 await tab_on_first.send("ping")
                 assert await asyncio.wait_for(tab_on_first.recv(), TIMEOUT) == "pong"
                 assert await asyncio.wait_for(tab_on_second.recv(), TIMEOUT) == "pong"
+
+
+async def test_concurrent_sends_share_round_trips_and_keep_one_order(
+    redis_server: RedisServer,
+) -> None:
+    with running_server("--redis-url", redis_server.url, "--rate-limit", "0") as server:
+        clients = [await connect(server.ws_url, subprotocols=PAGE) for _ in range(BURST_CLIENTS)]
+        await clients[0].send(json.dumps({"type": "message", "data": "ping"}))
+        await next_message(clients[0])  # the server has its connection for appends by now
+
+        async def exchange(ws: ClientConnection) -> list[dict[str, Any]]:
+            for _ in range(BURST_ROUNDS):
+                await ws.send(json.dumps({"type": "message", "data": "ping"}))
+            return [await next_message(ws) for _ in range(BURST_ROUNDS)]
+
+        observer = redis.Redis.from_url(redis_server.url)
+        accepted_before = (await observer.info("stats"))["total_connections_received"]
+        replies = await asyncio.gather(*(exchange(ws) for ws in clients))
+        accepted = (await observer.info("stats"))["total_connections_received"] - accepted_before
+        await observer.aclose()
+        # Sent one round trip each, a hundred replies at once would need about a hundred
+        # connections to Redis; sent together, they need the one the server already has.
+        assert accepted <= 1
+        numbers = []
+        for frames in replies:
+            assert [frame["data"] for frame in frames] == ["pong"] * BURST_ROUNDS
+            seqs = [frame["seq"] for frame in frames]
+            assert seqs == sorted(seqs)
+            numbers += seqs
+        assert len(set(numbers)) == BURST_CLIENTS * BURST_ROUNDS  # one numbering, none twice
+        for ws in clients:
+            await ws.close()
 
 
 async def test_a_broadcast_reaches_clients_on_every_process_once(

@@ -2,9 +2,10 @@
 
 Every message, to one session or to all, is appended to one Redis stream (the
 log) under the next number of a shared counter, by a Lua script, so all
-processes agree on the order. Each process reads the log and delivers every
-entry to its own connections: a send reaches the session's tabs wherever they
-are, a broadcast reaches every connection once. The log is also the replay
+processes agree on the order; what is sent while one batch of appends is on
+its way goes in the next, in one round trip. Each process reads the log and
+delivers every entry to its own connections: a send reaches the session's tabs
+wherever they are, a broadcast reaches every connection once. The log is also the replay
 history: a client resuming on any process is caught up from it. A session
 exists while its key lives; processes holding its connections keep the key
 alive, and it expires ``--session-grace`` seconds after the last one lets go.
@@ -103,7 +104,12 @@ class RedisProxyOut(LocalProxyOut):
         self._raise_counter = self._redis.register_script(RAISE_COUNTER)
         self._counter_key = KEY_PREFIX + "seq"
         self._log_key = KEY_PREFIX + "log"
+        self._append_keys = [self._counter_key, self._log_key]
         self._position = 0  # number of the latest log entry delivered here
+        # Appends not yet sent, in the order they were made, with the futures their senders
+        # await: what is sent while one pipeline is under way goes in the next (_send_appends).
+        self._appends: list[tuple[list[Any], asyncio.Future[None]]] = []
+        self._appending: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.ready = False
 
@@ -132,6 +138,8 @@ class RedisProxyOut(LocalProxyOut):
         ]
 
     async def stop(self) -> None:
+        if self._appending is not None:
+            self._tasks.append(self._appending)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -157,15 +165,51 @@ class RedisProxyOut(LocalProxyOut):
 
     async def _publish(self, session_id: str, text: str) -> None:
         if self.ready:
+            appended = asyncio.get_running_loop().create_future()
+            args = [self._settings.redis_log_size, session_id, text, int(time.time() * 1000)]
+            self._appends.append((args, appended))
+            if self._appending is None:
+                self._appending = asyncio.create_task(self._send_appends())
             try:
-                await self._append(
-                    keys=[self._counter_key, self._log_key],
-                    args=[self._settings.redis_log_size, session_id, text, int(time.time() * 1000)],
-                )
+                await appended
                 return
             except (RedisError, OSError) as error:
                 self._lost(error)
         self._deliver(None, session_id, text)  # Redis is away: this process's clients only
+
+    async def _send_appends(self) -> None:
+        """Send the waiting appends to Redis, one pipeline (one round trip) at a time.
+
+        Everything sent during one pass of the event loop (the replies to a
+        hundred clients, say) travels together, in order, instead of one round
+        trip each. A failed pipeline fails each of its appends: their senders
+        deliver locally, as they would after any error.
+        """
+        batch: list[tuple[list[Any], asyncio.Future[None]]] = []
+        try:
+            while self._appends:
+                batch, self._appends = self._appends, []
+                outcome: BaseException | None = None
+                try:
+                    async with self._appender.pipeline(transaction=False) as pipe:
+                        for args, _ in batch:
+                            await self._append(keys=self._append_keys, args=args, client=pipe)
+                        await pipe.execute()
+                except (RedisError, OSError) as error:
+                    outcome = error
+                for _, appended in batch:
+                    if appended.done():
+                        continue  # its sender was cancelled
+                    if outcome is None:
+                        appended.set_result(None)
+                    else:
+                        appended.set_exception(outcome)
+        except asyncio.CancelledError:
+            for _, appended in batch + self._appends:
+                appended.cancel()
+            raise
+        finally:
+            self._appending = None
 
     def _deliver(self, seq: int | None, session_id: str, text: str) -> None:
         if not session_id:
