@@ -32,6 +32,7 @@ DEPENDENCY_MODULES = frozenset(
         "attr",
         "attrs",
         "frozenlist",
+        "hiredis",
         "hypothesis",
         "multidict",
         "mypy",

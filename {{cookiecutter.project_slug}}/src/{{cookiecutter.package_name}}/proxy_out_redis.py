@@ -100,11 +100,9 @@ class RedisProxyOut(LocalProxyOut):
         self._appender = redis.Redis.from_url(
             settings.redis_url, socket_connect_timeout=2, decode_responses=True, retry=None
         )
-        self._append = self._appender.register_script(APPEND)
         self._raise_counter = self._redis.register_script(RAISE_COUNTER)
         self._counter_key = KEY_PREFIX + "seq"
         self._log_key = KEY_PREFIX + "log"
-        self._append_keys = [self._counter_key, self._log_key]
         self._position = 0  # number of the latest log entry delivered here
         # Appends not yet sent, in the order they were made, with the futures their senders
         # await: what is sent while one pipeline is under way goes in the next (_send_appends).
@@ -193,7 +191,9 @@ class RedisProxyOut(LocalProxyOut):
                 try:
                     async with self._appender.pipeline(transaction=False) as pipe:
                         for args, _ in batch:
-                            await self._append(keys=self._append_keys, args=args, client=pipe)
+                            # EVAL, not EVALSHA: a pipeline of registered scripts first asks
+                            # Redis whether they exist, one more round trip per batch.
+                            pipe.eval(APPEND, 2, self._counter_key, self._log_key, *args)
                         await pipe.execute()
                 except (RedisError, OSError) as error:
                     outcome = error
