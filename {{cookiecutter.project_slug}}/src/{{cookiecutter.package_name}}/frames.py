@@ -5,7 +5,7 @@ A server's frames are unmasked, so a text frame is a 2-, 4- or 10-byte header
 followed by the UTF-8 text, and the same bytes serve every client a text goes
 to: a broadcast, or the same reply to many clients, encodes once. aiohttp's
 ``send_str`` encodes per client and runs two coroutines per frame; in the
-shared benchmark's fan-out that was about a fifth of the server's time.
+shared benchmark's fan-out that was about a sixth of the server's time.
 """
 
 from __future__ import annotations
