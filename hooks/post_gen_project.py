@@ -21,6 +21,7 @@ MULTI_SESSION_ONLY = (
     "tests/test_sessions.py",
     "tests/test_protocol.py",
     "tests/test_resume.py",
+    "tests/resuming_client.py",
 )
 
 

@@ -54,6 +54,7 @@ MULTI_SESSION_ONLY = (
     "src/{package}/protocol.py",
     "src/{package}/replay.py",
     "src/{package}/sessions.py",
+    "tests/resuming_client.py",
     "tests/test_protocol.py",
     "tests/test_resume.py",
     "tests/test_sessions.py",

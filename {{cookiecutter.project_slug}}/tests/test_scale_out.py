@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import re
@@ -23,11 +24,15 @@ from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
 from {{ cookiecutter.package_name }}.sessions import SESSION_COOKIE
 
 from .redis_server import RedisServer, running_redis
+from .resuming_client import CutPlan, ResumingClient
 from .running_server import ServerProcess, free_port, running_server
 
 TIMEOUT = 10
 PAGE = [Subprotocol(SUBPROTOCOL)]
-STREAM_LENGTH = 1_000
+STREAM_LENGTH = 1_500
+STREAM_INTERVAL = "0.003"  # seconds: a few hundred messages a second
+CUTS = 40
+MAX_PAUSE = 0.3  # seconds a client may wait before it reconnects
 BURST_CLIENTS, BURST_ROUNDS = 100, 20
 SERVER_COMMAND = (sys.executable, "-m", "{{ cookiecutter.package_name }}")
 
@@ -176,6 +181,41 @@ async def test_a_stream_moves_to_another_process_without_loss(redis_server: Redi
     numbers = [seq for seq, _ in received]
     assert numbers == sorted(set(numbers))  # in order, no duplicate
     assert [data for _, data in received] == [f"notify {n}" for n in range(1, STREAM_LENGTH + 1)]
+
+
+async def test_resumes_on_either_process_while_the_stream_flows_exactly_once(
+    redis_server: RedisServer,
+) -> None:
+    """Cut at random points, resume at once or after a pause, on one process then the other,
+    and once after the client's process was SIGKILLed: each message once, in order, no gap."""
+    plan = CutPlan.draw(STREAM_LENGTH, CUTS, MAX_PAUSE)
+    kill_at = len(plan.cuts) // 2
+    client = ResumingClient()
+    last_text = f"notify {STREAM_LENGTH}"
+    shared = ("--redis-url", redis_server.url)
+    with contextlib.ExitStack() as servers:
+        processes = [servers.enter_context(running_server(*shared)) for _ in range(2)]
+        await client.connect(processes[0].ws_url)
+        producer = ("--notify-interval", STREAM_INTERVAL, "--notify-count", str(STREAM_LENGTH))
+        with running_server(*shared, *producer):
+            for index, (received, pause) in enumerate(plan.cuts):
+                await client.read_until(count=received, last_text=last_text)
+                on = processes[index % 2]
+                if index == kill_at:
+                    on.process.kill()  # SIGKILL: no goodbye, no flush
+                    await client.read_until_closed()
+                    restarted = running_server(*shared, port=on.port)
+                    processes[index % 2] = await asyncio.to_thread(servers.enter_context, restarted)
+                else:
+                    client.cut()
+                await asyncio.sleep(pause)
+                await client.connect(processes[(index + 1) % 2].ws_url)
+            await client.read_until(last_text=last_text)
+            assert client.ws is not None
+            await client.ws.close()
+
+    expected = [f"notify {number}" for number in range(1, STREAM_LENGTH + 1)]
+    client.assert_exactly_once(expected, plan)
 
 
 async def test_redis_restart_mid_stream_loses_only_what_was_sent_meanwhile(

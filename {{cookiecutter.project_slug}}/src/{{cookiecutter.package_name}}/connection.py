@@ -44,6 +44,9 @@ class Connection:
         "_queue",
         "_queue_limit",
         "_queued_bytes",
+{%- if cookiecutter.scale_out == "redis" %}
+        "_sent_up_to",
+{%- endif %}
         "_transport",
         "_writer",
         "close_code",
@@ -77,6 +80,7 @@ class Connection:
         self._closer: asyncio.Task[None] | None = None
 {%- if cookiecutter.scale_out == "redis" %}
         self._held: list[tuple[int | None, str]] | None = None
+        self._sent_up_to = 0  # the highest message number sent (or skipped as a gap)
 {%- endif %}
 
     def send(self, frame: str) -> None:
@@ -102,22 +106,31 @@ class Connection:
 {%- if cookiecutter.scale_out == "redis" %}
 
     def send_numbered(self, seq: int | None, frame: str) -> None:
-        """Send message number ``seq``, or hold it while this connection is being caught up."""
+        """Send message number ``seq`` once: held while a replay is fetched, dropped if covered.
+
+        Numbers only grow, so one that is not above the last one sent was
+        replayed, or announced as a gap, already. (``None``: sent while Redis
+        was away, unnumbered.)
+        """
         if self._held is not None:
             self._held.append((seq, frame))
-        else:
-            self.send(frame)
+            return
+        if seq is not None:
+            if seq <= self._sent_up_to:
+                return
+            self._sent_up_to = seq
+        self.send(frame)
 
     def hold(self) -> None:
         """Hold live messages back while what was missed is fetched (see :meth:`release`)."""
         self._held = []
 
-    def release(self, replayed_up_to: int) -> None:
-        """Send the held messages that the replay did not already cover, and go live."""
+    def release(self, caught_up_to: int) -> None:
+        """Go live after a replay that covered every number up to ``caught_up_to``."""
         held, self._held = self._held or [], None
+        self._sent_up_to = max(self._sent_up_to, caught_up_to)
         for seq, frame in held:
-            if seq is None or seq > replayed_up_to:
-                self.send(frame)
+            self.send_numbered(seq, frame)
 {%- endif %}
 
     def _has_room(self, transport: asyncio.Transport) -> bool:

@@ -289,33 +289,58 @@ class RedisProxyOut(LocalProxyOut):
         return self._position
 
     async def resume(self, session: Session, connection: Connection, last_seen: int) -> None:
-        """Replay from the log what ``session`` was sent after ``last_seen``, then go live."""
-        if last_seen > self._position:
-            connection.send(encode_reset("unknown position", self._position))
-            return
+        """Replay from the log what ``session`` was sent after ``last_seen``, then go live.
+
+        Live messages are held back meanwhile. The log and the counter are read
+        together, atomically, so the replay covers exactly the numbers up to the
+        counter's value: each one is replayed or announced as a gap, and the
+        connection goes live above it, however far this process's own delivery
+        lags behind (it may not have read those entries yet) or runs ahead.
+        """
         connection.hold()
-        replayed_up_to = last_seen
+        caught_up_to = last_seen
         try:
-            entries = await self._replayable_since(last_seen)
-            first_held = entries[0][0] if entries else self._position + 1
-            if first_held > last_seen + 1:
-                connection.send(encode_gap(last_seen + 1, first_held - 1))
-            for seq, fields in entries:
-                if fields["s"] in ("", session.id):
-                    connection.send(encode_message(seq, fields["t"]))
-                replayed_up_to = seq
+            latest, entries = await self._log_since(last_seen)
+            if last_seen > latest:
+                connection.send(encode_reset("unknown position", latest))
+            else:
+                self._replay(session, connection, last_seen, entries, latest)
+            caught_up_to = latest
         except (RedisError, OSError) as error:
             self._lost(error)
             connection.send(encode_reset("replay unavailable", self._position))
+            caught_up_to = self._position
         finally:
-            connection.release(replayed_up_to)
+            connection.release(caught_up_to)
 
-    async def _replayable_since(self, last_seen: int) -> list[LogEntry]:
-        """The log's entries after ``last_seen`` that are younger than ``--replay-age``.
+    async def _log_since(self, last_seen: int) -> tuple[int, list[LogEntry]]:
+        """The latest number handed out, and the log's entries after ``last_seen``, at one instant."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(self._counter_key)
+            pipe.xrange(self._log_key, min=f"({last_seen}-0")
+            counter, raw = await pipe.execute()
+        return int(counter or 0), _entries(raw)
 
-        Numbers are handed out without holes, so what is not returned (trimmed by
-        ``--redis-log-size``, too old, or lost with a Redis restart) is a gap.
-        """
+    def _replay(
+        self,
+        session: Session,
+        connection: Connection,
+        last_seen: int,
+        entries: list[LogEntry],
+        latest: int,
+    ) -> None:
+        """Send ``session``'s entries after ``last_seen``, and a gap for each run of numbers up
+        to ``latest`` that the log no longer holds (trimmed by ``--redis-log-size``, older than
+        ``--replay-age``, or lost with a Redis restart): numbers are handed out without holes."""
         horizon_ms = (time.time() - self._settings.replay_age) * 1000
-        entries = _entries(await self._redis.xrange(self._log_key, min=f"({last_seen}-0"))
-        return [(seq, fields) for seq, fields in entries if float(fields["ms"]) >= horizon_ms]
+        expected = last_seen + 1
+        for seq, fields in entries:
+            if float(fields["ms"]) < horizon_ms:
+                continue
+            if seq > expected:
+                connection.send(encode_gap(expected, seq - 1))
+            if fields["s"] in ("", session.id):
+                connection.send(encode_message(seq, fields["t"]))
+            expected = seq + 1
+        if expected <= latest:
+            connection.send(encode_gap(expected, latest))
