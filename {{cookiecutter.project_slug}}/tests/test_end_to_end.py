@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import signal
+import subprocess
+import sys
 import urllib.request
 
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
-
-from {{ cookiecutter.package_name }}.__main__ import main
 
 from .running_server import ServerProcess, running_server
 
@@ -66,7 +68,20 @@ async def test_debug_log_level_adds_a_line_per_connection_opening() -> None:
     assert "open {% if cookiecutter.multi_session %}session={% else %}conn={% endif %}" in log
 
 
-def test_unknown_log_level_is_refused_in_one_line() -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--log-level", "loud"])
-    assert str(exit_info.value.code).startswith("error: --log-level must be one of debug, info,")
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("127.0.0.1", os.strerror(errno.EADDRINUSE)),  # the port of the running server
+        ("192.0.2.1", os.strerror(errno.EADDRNOTAVAIL)),  # TEST-NET-1: on no interface here
+        ("no-such-host.invalid", ""),  # a name that resolves nowhere
+    ],
+)
+def test_a_server_that_cannot_listen_says_why_in_one_line(
+    server: ServerProcess, host: str, reason: str
+) -> None:
+    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}"]
+    address = ["--host", host, "--port", str(server.port)]
+    result = subprocess.run([*command, *address], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert f"cannot listen on {host}:{server.port}: {reason}" in line

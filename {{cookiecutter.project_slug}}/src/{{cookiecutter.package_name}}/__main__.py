@@ -8,7 +8,7 @@ from collections.abc import Sequence
 {% if cookiecutter.scale_out == "redis" -%}
 from .runner import configure_logging, run, run_workers
 {% else -%}
-from .runner import configure_logging, run_event_loop, serve
+from .runner import configure_logging, run
 {% endif -%}
 from .settings import parse_settings
 
@@ -17,10 +17,7 @@ __all__ = ["main"]
 
 def main(argv: Sequence[str] | None = None) -> None:
     settings = parse_settings(argv)
-    try:
-        configure_logging(settings.log_level)
-    except ValueError as error:
-        sys.exit(f"error: {error}")
+    configure_logging(settings.log_level)
 {%- if cookiecutter.scale_out == "redis" %}
     if settings.workers > 1:
         if not settings.redis_url:
@@ -29,10 +26,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 " cannot span processes"
             )
         sys.exit(run_workers(settings))
-    sys.exit(run(settings))
-{%- else %}
-    run_event_loop(serve(settings))
 {%- endif %}
+    sys.exit(run(settings))
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ import dataclasses
 import logging
 {%- if cookiecutter.scale_out == "redis" %}
 import multiprocessing
-import os
 {%- endif %}
+import os
 import signal
 {%- if cookiecutter.scale_out == "redis" %}
 import sys
@@ -29,23 +29,23 @@ from .proxy_out_redis import RedisUnavailableError
 from .server import create_app, drain
 from .settings import Settings
 {% if cookiecutter.scale_out == "redis" %}
-__all__ = ["configure_logging", "run", "run_event_loop", "run_workers", "serve"]
+__all__ = ["StartupError", "configure_logging", "run", "run_event_loop", "run_workers", "serve"]
 {%- else %}
-__all__ = ["configure_logging", "run_event_loop", "serve"]
+__all__ = ["StartupError", "configure_logging", "run", "run_event_loop", "serve"]
 {%- endif %}
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-LOG_LEVELS = ("debug", "info", "warning", "error")
-
 logger = logging.getLogger("{{ cookiecutter.package_name }}")
 
 
+class StartupError(RuntimeError):
+    """The server could not start; the message says why, in one line."""
+
+
 def configure_logging(level: str) -> None:
-    """Log to stderr at ``level`` (one of :data:`LOG_LEVELS`), one line per record."""
-    if level not in LOG_LEVELS:
-        raise ValueError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+    """Log to stderr at ``level`` (a name from ``settings.LOG_LEVELS``), one line per record."""
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
 
 
@@ -63,7 +63,12 @@ async def serve(settings: Settings{% if cookiecutter.scale_out == "redis" %}, *,
 {%- else %}
             site = web.TCPSite(runner, settings.host, settings.port)
 {%- endif %}
-            await site.start()
+            try:
+                await site.start()
+            except OSError as error:  # in use, not an address of this machine, unknown host
+                reason = os.strerror(error.errno) if error.errno else str(error)
+                message = f"cannot listen on {settings.host}:{settings.port}: {reason}"
+                raise StartupError(message) from None
             host, port = runner.addresses[0][:2]
             shown_host = f"[{host}]" if ":" in host else host
             logger.info("started websocket server at ws://%s:%d/ws", shown_host, port)
@@ -74,6 +79,27 @@ async def serve(settings: Settings{% if cookiecutter.scale_out == "redis" %}, *,
         finally:
             await runner.cleanup()
     logger.info("stopped")
+
+
+{% if cookiecutter.scale_out == "redis" -%}
+def run(settings: Settings, *, reuse_port: bool = False) -> int:
+    """Serve in this process; return the exit code: 1 if it could not start."""
+    try:
+        run_event_loop(serve(settings, reuse_port=reuse_port))
+    except (StartupError, RedisUnavailableError) as error:
+        logger.error("%s", error)
+        return 1
+    return 0
+{%- else -%}
+def run(settings: Settings) -> int:
+    """Serve in this process; return the exit code: 1 if it could not start."""
+    try:
+        run_event_loop(serve(settings))
+    except StartupError as error:
+        logger.error("%s", error)
+        return 1
+    return 0
+{%- endif %}
 
 
 class HttpAccessLogger(AccessLogger):
@@ -124,16 +150,6 @@ def _stop_signals() -> Iterator[asyncio.Event]:
 
 
 {%- if cookiecutter.scale_out == "redis" %}
-
-
-def run(settings: Settings, *, reuse_port: bool = False) -> int:
-    """Serve in this process; return the exit code (1 if Redis cannot be reached)."""
-    try:
-        run_event_loop(serve(settings, reuse_port=reuse_port))
-    except RedisUnavailableError as error:
-        logger.error("%s", error)
-        return 1
-    return 0
 
 
 def _worker(settings: Settings) -> None:
