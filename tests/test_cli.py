@@ -86,3 +86,18 @@ def test_bad_answer_exits_non_zero_with_one_line_and_no_folder(
     assert result.returncode != 0
     assert error in result.stderr
     assert not (tmp_path / "streaming-app").exists()
+
+
+def test_every_bad_answer_is_a_line_of_its_own(tmp_path: Path, user_config: dict[str, str]) -> None:
+    answers = ["port=abc", "project_slug=Bad_Slug", "package_name=json"]
+    result = cookiecutter(str(REPO), "--no-input", *answers, cwd=tmp_path, env=user_config)
+    assert result.returncode != 0
+    # Cookiecutter adds its own "ERROR: Stopping generation because ..." line.
+    assert [line for line in result.stderr.splitlines() if "': " in line] == [
+        "ERROR: project_slug 'Bad_Slug': a lowercase distribution name: letters a-z, digits"
+        " and single dashes, e.g. 'streaming-app'",
+        "ERROR: package_name 'json': a name that is not a standard-library or dependency module",
+        "ERROR: port 'abc': an integer from 1 to 65535",
+    ]
+    assert not (tmp_path / "streaming-app").exists()
+    assert not (tmp_path / "bad_slug").exists()
