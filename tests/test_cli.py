@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from .baking import REPO
+from .variants import AWKWARD_TEXT
 
 COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
 
@@ -101,3 +103,85 @@ def test_every_bad_answer_is_a_line_of_its_own(tmp_path: Path, user_config: dict
     ]
     assert not (tmp_path / "streaming-app").exists()
     assert not (tmp_path / "bad_slug").exists()
+
+
+def tree(root: Path) -> dict[str, tuple[bytes, bool]]:
+    """Every file under ``root``: its contents and whether it is executable."""
+    return {
+        path.relative_to(root).as_posix(): (path.read_bytes(), os.access(path, os.X_OK))
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        [],
+        [
+            f"project_name={AWKWARD_TEXT}",
+            f"description={AWKWARD_TEXT} <&> `$(id)`",
+            "multi_session=no",
+            "port=8080",
+        ],
+    ],
+    ids=["defaults", "awkward-no-multi-session"],
+)
+def test_replay_file_renders_the_same_tree(
+    tmp_path: Path, user_config: dict[str, str], answers: list[str]
+) -> None:
+    first = cookiecutter(
+        str(REPO), "--no-input", *answers, "-o", "first", cwd=tmp_path, env=user_config
+    )
+    assert first.returncode == 0, first.stderr
+    (project,) = (tmp_path / "first").iterdir()
+    replay_file = project / ".cookiecutter.json"
+    again = cookiecutter(
+        str(REPO), "--replay-file", str(replay_file), "-o", "again", cwd=tmp_path, env=user_config
+    )
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "again" / project.name).is_dir()
+    assert tree(tmp_path / "again") == tree(tmp_path / "first")
+
+
+def test_replay_file_holds_the_answers_and_no_path(
+    tmp_path: Path, user_config: dict[str, str]
+) -> None:
+    output = tmp_path / "out"
+    result = cookiecutter(
+        str(REPO), "--no-input", "-o", str(output), "port=8080", cwd=tmp_path, env=user_config
+    )
+    assert result.returncode == 0, result.stderr
+    replay = json.loads((output / "streaming-app/.cookiecutter.json").read_text(encoding="utf-8"))
+    questions = json.loads((REPO / "cookiecutter.json").read_text(encoding="utf-8"))
+    assert list(replay) == ["cookiecutter"]
+    assert sorted(replay["cookiecutter"]) == sorted(k for k in questions if not k.startswith("_"))
+    assert replay["cookiecutter"]["port"] == "8080"
+    # Where the template, the output and cookiecutter's own folders are on this machine.
+    machine_paths = [str(REPO), str(tmp_path), os.path.realpath(tmp_path)]
+    found = {
+        name: [path for path in machine_paths if path.encode() in contents]
+        for name, (contents, _) in tree(output).items()
+    }
+    assert {name: paths for name, paths in found.items() if paths} == {}
+
+
+def test_replay_file_with_bad_answers_is_rejected_line_by_line(
+    tmp_path: Path, user_config: dict[str, str]
+) -> None:
+    first = cookiecutter(str(REPO), "--no-input", "-o", "first", cwd=tmp_path, env=user_config)
+    assert first.returncode == 0, first.stderr
+    replay_file = tmp_path / "first/streaming-app/.cookiecutter.json"
+    replay = json.loads(replay_file.read_text(encoding="utf-8"))
+    replay["cookiecutter"] |= {"multi_session": "yes", "scale_out": "kubernetes"}
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(replay), encoding="utf-8")
+    result = cookiecutter(
+        str(REPO), "--replay-file", str(edited), "-o", "again", cwd=tmp_path, env=user_config
+    )
+    assert result.returncode != 0
+    assert [line for line in result.stderr.splitlines() if "': " in line] == [
+        "ERROR: multi_session 'yes': yes or no (true or false in JSON)",
+        "ERROR: scale_out 'kubernetes': one of none, redis",
+    ]
+    assert list((tmp_path / "again").glob("*")) == []
