@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 
 __all__ = [
+    "LICENSES",
     "SCALE_OUT",
     "InvalidAnswers",
     "ValidationError",
@@ -66,6 +67,7 @@ SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 PACKAGE_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,49}")
 PRIVILEGED_PORTS = range(1, 1024)
 # The choices of cookiecutter.json (a test keeps them equal).
+LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "none")
 SCALE_OUT = ("none", "redis")
 
 
@@ -155,6 +157,7 @@ def validate(answers: dict[str, object]) -> list[str]:
     checks: list[Callable[[], object]] = [
         lambda: validate_project_slug(str(answers["project_slug"])),
         lambda: validate_package_name(str(answers["package_name"])),
+        lambda: validate_choice("license", str(answers["license"]), LICENSES),
         lambda: validate_port(answers["port"]),
         lambda: validate_multi_session(multi_session),
         # A bad multi_session answer is reported once, not again as a bad combination.

@@ -56,18 +56,22 @@ def test_no_input_with_answers_on_the_command_line(
 
 
 def test_prompts_ask_readable_questions(tmp_path: Path, user_config: dict[str, str]) -> None:
-    # The name, four defaults, the port, no multi-session, the default scale-out (none).
-    answers = "Ticker Tape\n\n\n\n\n8081\nn\n\n"
+    # The name, four defaults, Apache-2.0, the port, no multi-session, the default scale-out (none).
+    answers = "Ticker Tape\n\n\n\n\n2\n8081\nn\n\n"
     result = cookiecutter(str(REPO), cwd=tmp_path, env=user_config, stdin=answers)
     assert result.returncode == 0, result.stderr
     assert "Project name (shown in the page title and README)" in result.stdout
     assert "Multi-session support" in result.stdout
+    assert "License (the LICENSE file and the license field of pyproject.toml)" in result.stdout
+    assert "Apache-2.0: permissive, with an express patent grant" in result.stdout
     assert "Scale out to many server processes" in result.stdout
     assert "redis: processes share sessions" in result.stdout
     project = tmp_path / "ticker-tape"
     assert (project / "src/ticker_tape/__main__.py").exists()
     assert not (project / "src/ticker_tape/sessions.py").exists()
     assert "_setting(8081," in (project / "src/ticker_tape/settings.py").read_text()
+    assert (project / "LICENSE").read_text().lstrip().startswith("Apache License\n")
+    assert 'license = "Apache-2.0"' in (project / "pyproject.toml").read_text()
 
 
 @pytest.mark.parametrize(
@@ -155,7 +159,8 @@ def test_replay_file_holds_the_answers_and_no_path(
     replay = json.loads((output / "streaming-app/.cookiecutter.json").read_text(encoding="utf-8"))
     questions = json.loads((REPO / "cookiecutter.json").read_text(encoding="utf-8"))
     assert list(replay) == ["cookiecutter"]
-    assert sorted(replay["cookiecutter"]) == sorted(k for k in questions if not k.startswith("_"))
+    recorded = [k for k in questions if not k.startswith("_") or k == "__year"]
+    assert sorted(replay["cookiecutter"]) == sorted(recorded)
     assert replay["cookiecutter"]["port"] == "8080"
     # Where the template, the output and cookiecutter's own folders are on this machine.
     machine_paths = [str(REPO), str(tmp_path), os.path.realpath(tmp_path)]
@@ -185,3 +190,17 @@ def test_replay_file_with_bad_answers_is_rejected_line_by_line(
         "ERROR: scale_out 'kubernetes': one of none, redis",
     ]
     assert list((tmp_path / "again").glob("*")) == []
+
+
+def test_replay_keeps_the_recorded_year(tmp_path: Path, user_config: dict[str, str]) -> None:
+    first = cookiecutter(str(REPO), "--no-input", "-o", "first", cwd=tmp_path, env=user_config)
+    assert first.returncode == 0, first.stderr
+    replay = json.loads((tmp_path / "first/streaming-app/.cookiecutter.json").read_text())
+    replay["cookiecutter"]["__year"] = "1999"
+    (tmp_path / "old.json").write_text(json.dumps(replay))
+    again = cookiecutter(
+        str(REPO), "--replay-file", "old.json", "-o", "again", cwd=tmp_path, env=user_config
+    )
+    assert again.returncode == 0, again.stderr
+    license_text = (tmp_path / "again/streaming-app/LICENSE").read_text()
+    assert "Copyright (c) 1999 Your Name\n" in license_text

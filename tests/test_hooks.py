@@ -126,6 +126,7 @@ def test_refused_combinations_are_errors(pre_gen: ModuleType, variant: Variant) 
 GOOD_ANSWERS: dict[str, object] = {
     "project_slug": "streaming-app",
     "package_name": "streaming_app",
+    "license": "MIT",
     "port": "9998",
     "multi_session": True,
     "scale_out": "none",
@@ -135,6 +136,13 @@ GOOD_ANSWERS: dict[str, object] = {
 def test_choices_match_cookiecutter_json(pre_gen: ModuleType) -> None:
     questions = json.loads((REPO / "cookiecutter.json").read_text(encoding="utf-8"))
     assert list(pre_gen.SCALE_OUT) == questions["scale_out"]
+    assert list(pre_gen.LICENSES) == questions["license"]
+
+
+@pytest.mark.parametrize("value", ["GPL-3.0", "mit", ""])
+def test_unknown_license_is_an_error(pre_gen: ModuleType, value: str) -> None:
+    with pytest.raises(pre_gen.InvalidAnswers, match=rf"^ERROR: license '{value}': one of MIT, "):
+        pre_gen.validate(GOOD_ANSWERS | {"license": value})
 
 
 @pytest.mark.parametrize("value", ["kubernetes", "", "Redis"])
@@ -159,6 +167,7 @@ def test_validate_reports_every_bad_answer_in_question_order(pre_gen: ModuleType
         "port": "0",
         "package_name": "json",
         "project_slug": "Bad_Slug",
+        "license": "WTFPL",
         "multi_session": "maybe",
         "scale_out": "kubernetes",
     }
@@ -168,6 +177,7 @@ def test_validate_reports_every_bad_answer_in_question_order(pre_gen: ModuleType
     assert [error.split(":")[1] for error in errors] == [
         " project_slug 'Bad_Slug'",
         " package_name 'json'",
+        " license 'WTFPL'",
         " port '0'",
         " multi_session 'maybe'",
         " scale_out 'kubernetes'",
@@ -241,6 +251,24 @@ def test_remove_unused_deletes_redis_files(post_gen: ModuleType, tmp_path: Path)
         "tests/test_scale_out.py",
     ]
     assert sorted(p.name for p in tmp_path.rglob("*.py")) == ["proxy_out.py", "sessions.py"]
+
+
+@pytest.mark.parametrize("license_id", ["MIT", "Apache-2.0", "BSD-3-Clause"])
+def test_place_license_keeps_the_chosen_text(
+    post_gen: ModuleType, tmp_path: Path, license_id: str
+) -> None:
+    for name in ("MIT", "Apache-2.0", "BSD-3-Clause"):
+        touch(tmp_path, f"licenses/{name}.txt")
+        (tmp_path / f"licenses/{name}.txt").write_text(name)
+    assert post_gen.place_license(tmp_path, license_id) == tmp_path / "LICENSE"
+    assert (tmp_path / "LICENSE").read_text() == license_id
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["LICENSE"]
+
+
+def test_place_license_none_leaves_no_license(post_gen: ModuleType, tmp_path: Path) -> None:
+    touch(tmp_path, "licenses/MIT.txt", "README.md")
+    assert post_gen.place_license(tmp_path, "none") is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md"]
 
 
 # The hooks as cookiecutter runs them.
