@@ -1,8 +1,9 @@
 """Trim the rendered project to the chosen options, then print the next steps.
 
 Everything that belongs only to an option that is off is deleted here, so the
-project holds no dead module, test or setting for it. No network, git or
-other tool is needed.
+project holds no dead module, test or setting for it; of the license texts,
+the chosen one becomes LICENSE and the others go. No network, git or other
+tool is needed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
-__all__ = ["MULTI_SESSION_ONLY", "main", "remove_unused"]
+__all__ = ["LICENSE_TEXTS", "MULTI_SESSION_ONLY", "main", "place_license", "remove_unused"]
 
 # Paths (relative to the project) that exist only for multi-session support.
 MULTI_SESSION_ONLY = (
@@ -51,10 +52,28 @@ def remove_unused(project: Path, answers: dict[str, object]) -> list[Path]:
     return removed
 
 
+# The folder of license texts, <SPDX id>.txt, rendered with the author and the year.
+LICENSE_TEXTS = "licenses"
+
+
+def place_license(project: Path, license_id: str) -> Path | None:
+    """Make the chosen license text the project's LICENSE and delete the others.
+
+    Return the LICENSE file, or None for ``license=none``, which leaves no license file.
+    """
+    texts = project / LICENSE_TEXTS
+    chosen = None
+    if license_id != "none":
+        chosen = (texts / f"{license_id}.txt").replace(project / "LICENSE")
+    shutil.rmtree(texts)
+    return chosen
+
+
 def main() -> None:
     answers = json.loads(r"""{{ cookiecutter | tojson }}""")
     project = Path.cwd()
     remove_unused(project, answers)
+    place_license(project, str(answers["license"]))
     print(
         f"\nCreated {project.name}. Next steps:\n"
         f"  cd {project.name}\n"

@@ -1,9 +1,12 @@
 """Validate the answers before cookiecutter writes anything.
 
-A bad answer prints one line, ``ERROR: <variable> '<value>': <what is allowed>``,
-and exits 1, so cookiecutter leaves no output folder behind. The answers are
-read as JSON data, never pasted into this source, so quotes, backslashes and
-non-ASCII text cannot break (or inject into) the hook.
+Every answer is checked, and each bad one prints a line, ``ERROR: <variable>
+'<value>': <what is allowed>``, in the order of the questions; then the hook
+exits 1, so cookiecutter leaves no output folder behind. A port below 1024 is
+only a warning. The answers are read as JSON data, never pasted into this
+source, so quotes, backslashes and non-ASCII text cannot break (or inject into)
+the hook. Choices are checked here too: cookiecutter checks them on the command
+line, but takes a replay file's answers as they are.
 """
 
 from __future__ import annotations
@@ -12,10 +15,16 @@ import json
 import keyword
 import re
 import sys
+from collections.abc import Callable
 
 __all__ = [
+    "LICENSES",
+    "SCALE_OUT",
+    "InvalidAnswers",
     "ValidationError",
     "validate",
+    "validate_choice",
+    "validate_multi_session",
     "validate_package_name",
     "validate_port",
     "validate_project_slug",
@@ -57,6 +66,9 @@ SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # At most 50 characters: the generated code names the package in lines that must stay readable.
 PACKAGE_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,49}")
 PRIVILEGED_PORTS = range(1, 1024)
+# The choices of cookiecutter.json (a test keeps them equal).
+LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "none")
+SCALE_OUT = ("none", "redis")
 
 
 class ValidationError(ValueError):
@@ -64,6 +76,14 @@ class ValidationError(ValueError):
 
     def __init__(self, variable: str, value: object, allowed: str) -> None:
         super().__init__(f"ERROR: {variable} '{value}': {allowed}")
+
+
+class InvalidAnswers(ValueError):
+    """Every bad answer of one run, in the order of the questions."""
+
+    def __init__(self, errors: list[ValidationError]) -> None:
+        super().__init__("\n".join(str(error) for error in errors))
+        self.errors = errors
 
 
 def validate_port(value: object) -> int:
@@ -102,6 +122,20 @@ def validate_package_name(value: str) -> str:
     return value
 
 
+def validate_multi_session(value: object) -> bool:
+    """Return the answer if it is a boolean (a replay file could hold any JSON value)."""
+    if not isinstance(value, bool):
+        raise ValidationError("multi_session", value, "yes or no (true or false in JSON)")
+    return value
+
+
+def validate_choice(variable: str, value: str, choices: tuple[str, ...]) -> str:
+    """Return the value if it is one of the choices."""
+    if value not in choices:
+        raise ValidationError(variable, value, "one of " + ", ".join(choices))
+    return value
+
+
 def validate_scale_out(value: str, *, multi_session: bool) -> str:
     """Return the scale-out choice if the other answers support it.
 
@@ -109,6 +143,7 @@ def validate_scale_out(value: str, *, multi_session: bool) -> str:
     sessions there is nothing for a second process to resume, so the
     combination is refused rather than rendered half-working.
     """
+    validate_choice("scale_out", value, SCALE_OUT)
     if value == "redis" and not multi_session:
         raise ValidationError(
             "scale_out", value, "needs multi_session=yes (Redis shares sessions between processes)"
@@ -117,11 +152,28 @@ def validate_scale_out(value: str, *, multi_session: bool) -> str:
 
 
 def validate(answers: dict[str, object]) -> list[str]:
-    """Validate every answer; return warnings, raise ValidationError on the first bad answer."""
-    port = validate_port(answers["port"])
-    validate_project_slug(str(answers["project_slug"]))
-    validate_package_name(str(answers["package_name"]))
-    validate_scale_out(str(answers["scale_out"]), multi_session=bool(answers["multi_session"]))
+    """Check every answer; return the warnings, or raise InvalidAnswers naming each bad one."""
+    multi_session = answers["multi_session"]
+    checks: list[Callable[[], object]] = [
+        lambda: validate_project_slug(str(answers["project_slug"])),
+        lambda: validate_package_name(str(answers["package_name"])),
+        lambda: validate_choice("license", str(answers["license"]), LICENSES),
+        lambda: validate_port(answers["port"]),
+        lambda: validate_multi_session(multi_session),
+        # A bad multi_session answer is reported once, not again as a bad combination.
+        lambda: validate_scale_out(
+            str(answers["scale_out"]), multi_session=multi_session is not False
+        ),
+    ]
+    errors: list[ValidationError] = []
+    for check in checks:
+        try:
+            check()
+        except ValidationError as error:
+            errors.append(error)
+    if errors:
+        raise InvalidAnswers(errors)
+    port = int(str(answers["port"]))
     if port in PRIVILEGED_PORTS:
         return [
             f"WARNING: port {port} is below 1024:"
@@ -134,8 +186,9 @@ def main() -> int:
     answers = json.loads(r"""{{ cookiecutter | tojson }}""")
     try:
         warnings = validate(answers)
-    except ValidationError as error:
-        print(error, file=sys.stderr)
+    except InvalidAnswers as invalid:
+        for error in invalid.errors:
+            print(error, file=sys.stderr)
         return 1
     for warning in warnings:
         print(warning, file=sys.stderr)

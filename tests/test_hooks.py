@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from types import ModuleType
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
-from .baking import Bake, BakeVariant, dev_dependencies, requirement_name
+from .baking import REPO, Bake, BakeVariant, dev_dependencies, requirement_name
 from .variants import COMBINATIONS, REFUSED, Variant
 
 BAD_ANSWERS = [
@@ -122,14 +123,96 @@ def test_refused_combinations_are_errors(pre_gen: ModuleType, variant: Variant) 
         pre_gen.validate_scale_out(answers["scale_out"], multi_session=answers["multi_session"])
 
 
-def test_privileged_port_is_a_warning(pre_gen: ModuleType) -> None:
-    answers = {
-        "port": "80",
-        "project_slug": "streaming-app",
-        "package_name": "streaming_app",
-        "multi_session": True,
-        "scale_out": "none",
+GOOD_ANSWERS: dict[str, object] = {
+    "project_slug": "streaming-app",
+    "package_name": "streaming_app",
+    "license": "MIT",
+    "port": "9998",
+    "multi_session": True,
+    "scale_out": "none",
+}
+
+
+def test_choices_match_cookiecutter_json(pre_gen: ModuleType) -> None:
+    questions = json.loads((REPO / "cookiecutter.json").read_text(encoding="utf-8"))
+    assert list(pre_gen.SCALE_OUT) == questions["scale_out"]
+    assert list(pre_gen.LICENSES) == questions["license"]
+
+
+@pytest.mark.parametrize("value", ["GPL-3.0", "mit", ""])
+def test_unknown_license_is_an_error(pre_gen: ModuleType, value: str) -> None:
+    with pytest.raises(pre_gen.InvalidAnswers, match=rf"^ERROR: license '{value}': one of MIT, "):
+        pre_gen.validate(GOOD_ANSWERS | {"license": value})
+
+
+@pytest.mark.parametrize("value", ["kubernetes", "", "Redis"])
+def test_unknown_scale_out_is_an_error(pre_gen: ModuleType, value: str) -> None:
+    # Cookiecutter checks a choice given on the command line, but not one from a replay file.
+    with pytest.raises(
+        pre_gen.ValidationError, match=rf"^ERROR: scale_out '{value}': one of none, redis$"
+    ):
+        pre_gen.validate_scale_out(value, multi_session=True)
+
+
+@pytest.mark.parametrize("value", ["yes", "no", 1, None])
+def test_multi_session_must_be_a_boolean(pre_gen: ModuleType, value: object) -> None:
+    with pytest.raises(
+        pre_gen.ValidationError, match=rf"^ERROR: multi_session '{value}': yes or no"
+    ):
+        pre_gen.validate_multi_session(value)
+
+
+def test_validate_reports_every_bad_answer_in_question_order(pre_gen: ModuleType) -> None:
+    answers = GOOD_ANSWERS | {
+        "port": "0",
+        "package_name": "json",
+        "project_slug": "Bad_Slug",
+        "license": "WTFPL",
+        "multi_session": "maybe",
+        "scale_out": "kubernetes",
     }
+    with pytest.raises(pre_gen.InvalidAnswers) as raised:
+        pre_gen.validate(answers)
+    errors = [str(error) for error in raised.value.errors]
+    assert [error.split(":")[1] for error in errors] == [
+        " project_slug 'Bad_Slug'",
+        " package_name 'json'",
+        " license 'WTFPL'",
+        " port '0'",
+        " multi_session 'maybe'",
+        " scale_out 'kubernetes'",
+    ]
+    assert str(raised.value).splitlines() == errors
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), BAD_ANSWERS, ids=[f"{k}={v!r}" for k, v in BAD_ANSWERS]
+)
+def test_validate_reports_one_bad_answer_once(
+    pre_gen: ModuleType, variable: str, value: str
+) -> None:
+    with pytest.raises(pre_gen.InvalidAnswers) as raised:
+        pre_gen.validate(GOOD_ANSWERS | {variable: value})
+    (error,) = raised.value.errors
+    assert str(error).startswith(f"ERROR: {variable} '{value}': ")
+
+
+def test_a_bad_multi_session_is_not_reported_again_as_a_bad_combination(
+    pre_gen: ModuleType,
+) -> None:
+    with pytest.raises(pre_gen.InvalidAnswers) as raised:
+        pre_gen.validate(GOOD_ANSWERS | {"multi_session": "no", "scale_out": "redis"})
+    assert [str(error) for error in raised.value.errors] == [
+        "ERROR: multi_session 'no': yes or no (true or false in JSON)"
+    ]
+
+
+def test_good_answers_pass(pre_gen: ModuleType) -> None:
+    assert pre_gen.validate(GOOD_ANSWERS) == []
+
+
+def test_privileged_port_is_a_warning(pre_gen: ModuleType) -> None:
+    answers = GOOD_ANSWERS | {"port": "80"}
     assert pre_gen.validate(answers) == [
         "WARNING: port 80 is below 1024: the server needs root (or CAP_NET_BIND_SERVICE) to bind it"
     ]
@@ -170,6 +253,24 @@ def test_remove_unused_deletes_redis_files(post_gen: ModuleType, tmp_path: Path)
     assert sorted(p.name for p in tmp_path.rglob("*.py")) == ["proxy_out.py", "sessions.py"]
 
 
+@pytest.mark.parametrize("license_id", ["MIT", "Apache-2.0", "BSD-3-Clause"])
+def test_place_license_keeps_the_chosen_text(
+    post_gen: ModuleType, tmp_path: Path, license_id: str
+) -> None:
+    for name in ("MIT", "Apache-2.0", "BSD-3-Clause"):
+        touch(tmp_path, f"licenses/{name}.txt")
+        (tmp_path / f"licenses/{name}.txt").write_text(name)
+    assert post_gen.place_license(tmp_path, license_id) == tmp_path / "LICENSE"
+    assert (tmp_path / "LICENSE").read_text() == license_id
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["LICENSE"]
+
+
+def test_place_license_none_leaves_no_license(post_gen: ModuleType, tmp_path: Path) -> None:
+    touch(tmp_path, "licenses/MIT.txt", "README.md")
+    assert post_gen.place_license(tmp_path, "none") is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md"]
+
+
 # The hooks as cookiecutter runs them.
 
 
@@ -179,8 +280,20 @@ def test_remove_unused_deletes_redis_files(post_gen: ModuleType, tmp_path: Path)
 def test_bad_answer_is_rejected_before_anything_is_written(
     cookies: Any, capfd: pytest.CaptureFixture[str], tmp_path: Path, variable: str, value: str
 ) -> None:
-    result = cookies.bake(extra_context={variable: value})
+    # A valid package name: derived from a bad slug, it would be a second bad answer (below).
+    result = cookies.bake(extra_context={"package_name": "streaming_app", variable: value})
     assert rejection(result, capfd, tmp_path).startswith(f"ERROR: {variable} '{value}': ")
+
+
+def test_a_package_name_derived_from_a_bad_slug_is_reported_too(
+    cookies: Any, capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    result = cookies.bake(extra_context={"project_slug": "a b"})
+    errors = rejections(result, capfd, tmp_path)
+    assert [error.split("': ")[0] for error in errors] == [
+        "ERROR: project_slug 'a b",
+        "ERROR: package_name 'a b",
+    ]
 
 
 @pytest.mark.parametrize("variant", REFUSED, ids=str)
@@ -193,12 +306,30 @@ def test_refused_combination_is_rejected_before_anything_is_written(
     )
 
 
-def rejection(result: Any, capfd: pytest.CaptureFixture[str], tmp_path: Path) -> str:
-    """The one line a rejected bake printed; it must have failed and left no output folder."""
+def test_every_bad_answer_is_reported_at_once(
+    cookies: Any, capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    answers = {"port": "080", "package_name": "json", "project_slug": "Bad_Slug"}
+    result = cookies.bake(extra_context=answers)
+    assert rejections(result, capfd, tmp_path) == [
+        "ERROR: project_slug 'Bad_Slug': a lowercase distribution name: letters a-z, digits"
+        " and single dashes, e.g. 'streaming-app'",
+        "ERROR: package_name 'json': a name that is not a standard-library or dependency module",
+        "ERROR: port '080': an integer from 1 to 65535",
+    ]
+
+
+def rejections(result: Any, capfd: pytest.CaptureFixture[str], tmp_path: Path) -> list[str]:
+    """The lines a rejected bake printed; it must have failed and left no output folder."""
     assert isinstance(result.exception, FailedHookException)
     assert result.exit_code != 0
     assert list((tmp_path / "cookies").glob("*/*")) == []
-    errors = capfd.readouterr().err.splitlines()
+    return capfd.readouterr().err.splitlines()
+
+
+def rejection(result: Any, capfd: pytest.CaptureFixture[str], tmp_path: Path) -> str:
+    """The one line a bake rejected for one bad answer printed."""
+    errors = rejections(result, capfd, tmp_path)
     assert len(errors) == 1, errors
     return errors[0]
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from datetime import datetime, timezone
 
 import pytest
 
-from .baking import Bake, BakeVariant, requirement_name
+from .baking import REPO, Bake, BakeVariant, requirement_name
 from .variants import COMBINATIONS, DEFAULT, VARIANTS, Variant
 
 # The layout the README promises; {package} is the package_name answer.
@@ -73,7 +75,21 @@ USER_FACING = (
 SESSION = re.compile("session", re.IGNORECASE)
 # Session wording, leaving out aiohttp's ClientSession (an HTTP client, not this feature).
 SESSION_WORDING = re.compile("(?<!client)session", re.IGNORECASE)
-REDIS = re.compile("redis", re.IGNORECASE)
+# Redis, leaving out the "Redistribution" of license texts.
+REDIS = re.compile("redis(?!tribut)", re.IGNORECASE)
+LICENSES = json.loads((REPO / "cookiecutter.json").read_text(encoding="utf-8"))["license"]
+# The first line of each license text, and how it writes the copyright line.
+LICENSE_TITLE = {
+    "MIT": "MIT License",
+    "Apache-2.0": "Apache License",
+    "BSD-3-Clause": "BSD 3-Clause License",
+}
+COPYRIGHT = {
+    "MIT": "Copyright (c) {year} {author}",
+    "Apache-2.0": "Copyright {year} {author}",
+    "BSD-3-Clause": "Copyright (c) {year}, {author}",
+}
+LICENSE_WORDING = re.compile("licen[cs]e", re.IGNORECASE)
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=str)
@@ -178,6 +194,7 @@ def test_defaults(baked: BakeVariant) -> None:
     assert answers["port"] == "9998"
     assert answers["multi_session"] is True
     assert answers["scale_out"] == "none"
+    assert answers["license"] == "MIT"
 
 
 def test_derived_names_can_be_overridden(bake: Bake) -> None:
@@ -185,3 +202,51 @@ def test_derived_names_can_be_overridden(bake: Bake) -> None:
     assert project.path.name == "my-stream"
     assert project.has_file("src/mystream/server.py")
     assert project.toml("pyproject.toml")["project"]["name"] == "my-stream"
+
+
+def test_every_license_choice_is_covered() -> None:
+    assert [*LICENSE_TITLE, "none"] == LICENSES
+
+
+@pytest.mark.parametrize("license_id", list(LICENSE_TITLE))
+def test_license_renders_its_text_and_field(bake: Bake, license_id: str) -> None:
+    years = {str(datetime.now(timezone.utc).year)}
+    project = bake({"license": license_id, "author_name": "Ann Author"})
+    years.add(str(datetime.now(timezone.utc).year))  # a render across midnight of New Year
+    assert project.toml("pyproject.toml")["project"]["license"] == license_id
+    assert project.has_file("LICENSE")
+    assert not any(name.startswith("licenses/") for name in project.files)
+    lines = [line.strip() for line in project.read("LICENSE").splitlines() if line.strip()]
+    assert lines[0] == LICENSE_TITLE[license_id]
+    year = str(project.context["__year"])
+    assert year in years
+    assert COPYRIGHT[license_id].format(year=year, author="Ann Author") in lines
+    assert not [line for line in lines if re.search(r"\[(yyyy|year|fullname|name of)", line)]
+    assert project.read("README.md").endswith(
+        f"## License\n\n{license_id}: see [LICENSE](LICENSE).\n"
+    )
+
+
+def test_license_none_renders_no_license_and_no_mention(bake: Bake) -> None:
+    project = bake({"license": "none"})
+    assert "license" not in project.toml("pyproject.toml")["project"]
+    assert not any(name.startswith(("LICENSE", "licenses/")) for name in project.files)
+    mentioning = sorted(
+        name
+        for name in project.files - {".cookiecutter.json"}  # it records license=none
+        if LICENSE_WORDING.search(name)
+        or LICENSE_WORDING.search((project.path / name).read_text(encoding="utf-8"))
+    )
+    assert mentioning == []
+
+
+@pytest.mark.parametrize("license_id", LICENSES)
+def test_license_texts_mention_neither_sessions_nor_redis(bake: Bake, license_id: str) -> None:
+    project = bake({"license": license_id, "multi_session": False, "scale_out": "none"})
+    mentioning = sorted(
+        name
+        for name in project.files - {".cookiecutter.json"}
+        if SESSION_WORDING.search(text := (project.path / name).read_text(encoding="utf-8"))
+        or REDIS.search(text)
+    )
+    assert mentioning == []

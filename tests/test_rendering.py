@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .baking import Bake, BakedProject, BakeVariant
+from .baking import REPO, Bake, BakedProject, BakeVariant
 from .variants import AWKWARD_TEXT, COMBINATIONS, INJECTION, VARIANTS, Variant
 
 # Jinja left behind: an expression (GitHub's own ${{ ... }} is fine), a statement, a comment,
@@ -69,6 +70,7 @@ def test_toml_yaml_and_json_parse_with_the_answers(baked: BakeVariant, variant: 
     assert metadata["name"] == answers["project_slug"]
     assert metadata["description"] == answers["description"]
     assert metadata["authors"] == [{"name": answers["author_name"]}]
+    assert metadata.get("license", "none") == answers["license"]
 
     workflow = yaml.safe_load(project.read(".github/workflows/ci.yml"))
     assert workflow["jobs"]
@@ -76,10 +78,25 @@ def test_toml_yaml_and_json_parse_with_the_answers(baked: BakeVariant, variant: 
     assert hooks["repos"]
 
     replay = json.loads(project.read(".cookiecutter.json"))
-    for variable in ("project_name", "project_slug", "package_name", "description", "author_name"):
-        assert replay[variable] == answers[variable]
-    assert replay["multi_session"] == answers["multi_session"]
-    assert replay["scale_out"] == answers["scale_out"]
+    assert list(replay) == ["cookiecutter"]  # what cookiecutter --replay-file requires
+    questions = json.loads((REPO / "cookiecutter.json").read_text(encoding="utf-8"))
+    # The answers, and the private rendered values such as the year, not the template's settings.
+    recorded = [k for k in questions if not k.startswith("_") or k == "__year"]
+    assert replay["cookiecutter"] == {key: answers[key] for key in recorded}
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=str)
+def test_no_path_of_the_rendering_machine_is_recorded(baked: BakeVariant, variant: Variant) -> None:
+    project = baked(variant)
+    template, output = REPO, project.path.parent
+    paths = {str(template), str(output), os.path.realpath(template), os.path.realpath(output)}
+    found = sorted(
+        (name, path)
+        for name in project.files
+        for path in paths
+        if path in (project.path / name).read_text(encoding="utf-8")
+    )
+    assert found == []
 
 
 @pytest.mark.parametrize("variant", COMBINATIONS, ids=str)
@@ -117,7 +134,8 @@ def test_awkward_text_is_kept_verbatim(bake: Bake) -> None:
     metadata = project.toml("pyproject.toml")["project"]
     assert (metadata["description"], metadata["authors"][0]["name"]) == (AWKWARD_TEXT, AWKWARD_TEXT)
     assert page_title(project.read("src/{package}/static/index.html")) == AWKWARD_TEXT
-    assert json.loads(project.read(".cookiecutter.json"))["project_name"] == AWKWARD_TEXT
+    replay = json.loads(project.read(".cookiecutter.json"))["cookiecutter"]
+    assert replay["project_name"] == AWKWARD_TEXT
 
 
 def test_text_beyond_the_basic_plane_renders_valid_toml(bake: Bake) -> None:
@@ -134,7 +152,7 @@ def test_injected_code_in_answers_stays_inert(bake: Bake, tmp_path: Path) -> Non
     project = bake(answers | {"project_slug": "inert"})  # a slug of the payload is too long a path
     assert not marker.exists()
     assert project.toml("pyproject.toml")["project"]["description"] == payload
-    assert json.loads(project.read(".cookiecutter.json"))["author_name"] == payload
+    assert json.loads(project.read(".cookiecutter.json"))["cookiecutter"]["author_name"] == payload
     assert page_title(project.read("src/{package}/static/index.html")) == payload
     for name in sorted(n for n in project.files if n.endswith(".py")):
         compile(project.read(name), name, "exec")
