@@ -50,7 +50,7 @@ def test_no_input_with_answers_on_the_command_line(
     assert result.returncode == 0, result.stderr
     project = tmp_path / "streaming-app"
     settings = (project / "src/streaming_app/settings.py").read_text()
-    assert "port: int = _setting(8080, \"TCP port to listen on\", integer(1, 65535))" in settings
+    assert 'port: int = _setting(8080, "TCP port to listen on", integer(1, 65535))' in settings
     assert not (project / "src/streaming_app/sessions.py").exists()
     assert "cd streaming-app" in result.stdout
 
