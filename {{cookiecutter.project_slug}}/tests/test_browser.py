@@ -73,7 +73,7 @@ def test_page_exchanges_messages_with_the_server(server: ServerProcess, page: Pa
     connected = f"Not Connected!\n\nConnecting to: {server.ws_url}\n\nConnected!\n\n"
     expect(output).to_have_value(connected)
 {%- if cookiecutter.multi_session %}
-    expect(page.locator("#session")).to_have_text(re.compile(r"^[A-Za-z0-9_-]{22}$"))
+    expect(page.locator("#session")).to_have_text("new")
 {%- endif %}
 
     page.click("#sendMessage")  # empty input sends "ping"
@@ -109,6 +109,7 @@ def test_page_reconnects_by_itself_when_the_server_restarts(page: Page) -> None:
 {%- if cookiecutter.multi_session %}
         # The new process never knew the old session: the page is told, then carries on.
         expect(output).to_have_value(re.compile(r"Could not resume \(session expired\)"))
+        expect(page.locator("#session")).to_have_text("new")
 {%- endif %}
         page.click("#sendMessage")
         expect(output).to_have_value(ending_with("==> ping\n\n<== pong\n\n"))

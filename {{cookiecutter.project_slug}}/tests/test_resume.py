@@ -12,6 +12,7 @@ from pytest_aiohttp import AiohttpClient
 
 from {{ cookiecutter.package_name }} import Settings, create_app
 from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
+from {{ cookiecutter.package_name }}.sessions import SESSION_COOKIE
 from {{ cookiecutter.package_name }}.state import PROXY_OUT, SESSIONS
 
 from .resuming_client import CutPlan, ResumingClient
@@ -40,11 +41,16 @@ async def open_protocol_client(
     return ws, welcome
 
 
+def session_id_of(client: TestClient[web.Request, web.Application]) -> str:
+    """The session id the client holds: in its cookie, never in a frame."""
+    return client.session.cookie_jar.filter_cookies(client.make_url("/"))[SESSION_COOKIE].value
+
+
 async def test_reconnect_replays_exactly_what_was_missed(aiohttp_client: AiohttpClient) -> None:
     app = create_app(Settings(port=0))
     client = await aiohttp_client(app)
     ws, welcome = await open_protocol_client(client)
-    session_id = welcome["session"]
+    session_id = session_id_of(client)
     await app[PROXY_OUT].send(session_id, "one")
     assert await receive_frame(ws) == {"type": "message", "seq": 1, "data": "one"}
     await ws.close()
@@ -52,7 +58,7 @@ async def test_reconnect_replays_exactly_what_was_missed(aiohttp_client: Aiohttp
     for text in ("two", "three"):
         await app[PROXY_OUT].send(session_id, text)
     ws, welcome = await open_protocol_client(client, last_seq=1)
-    assert welcome["session"] == session_id
+    assert session_id_of(client) == session_id
     assert welcome["seq"] == 3
     assert await receive_frame(ws) == {"type": "message", "seq": 2, "data": "two"}
     assert await receive_frame(ws) == {"type": "message", "seq": 3, "data": "three"}
@@ -66,10 +72,10 @@ async def test_resume_after_the_buffer_overflowed_gets_a_gap_frame(
 ) -> None:
     app = create_app(Settings(port=0, replay_size=5))
     client = await aiohttp_client(app)
-    ws, welcome = await open_protocol_client(client)
+    ws, _ = await open_protocol_client(client)
     await ws.close()
     for number in range(1, 14):
-        await app[PROXY_OUT].send(welcome["session"], f"m{number}")
+        await app[PROXY_OUT].send(session_id_of(client), f"m{number}")
 
     ws, _ = await open_protocol_client(client, last_seq=0)
     assert await receive_frame(ws) == {"type": "gap", "from": 1, "to": 8}
@@ -83,11 +89,11 @@ async def test_messages_older_than_the_replay_age_are_a_gap(aiohttp_client: Aioh
     # Ages far apart, so that a slow reconnect on a busy machine cannot age "fresh" out too.
     app = create_app(Settings(port=0, replay_age=0.5))
     client = await aiohttp_client(app)
-    ws, welcome = await open_protocol_client(client)
+    ws, _ = await open_protocol_client(client)
     await ws.close()
-    await app[PROXY_OUT].send(welcome["session"], "stale")
+    await app[PROXY_OUT].send(session_id_of(client), "stale")
     await asyncio.sleep(0.6)
-    await app[PROXY_OUT].send(welcome["session"], "fresh")
+    await app[PROXY_OUT].send(session_id_of(client), "fresh")
 
     ws, _ = await open_protocol_client(client, last_seq=0)
     assert await receive_frame(ws) == {"type": "gap", "from": 1, "to": 1}
@@ -98,15 +104,16 @@ async def test_messages_older_than_the_replay_age_are_a_gap(aiohttp_client: Aioh
 async def test_resume_of_an_expired_session_gets_a_reset(aiohttp_client: AiohttpClient) -> None:
     app = create_app(Settings(port=0, session_grace=0))
     client = await aiohttp_client(app)
-    ws, old_welcome = await open_protocol_client(client)
+    ws, _ = await open_protocol_client(client)
+    old_session_id = session_id_of(client)
     await ws.close()
     for _ in range(100):
         if not app[SESSIONS]:
             break
         await asyncio.sleep(0.01)
 
-    ws, welcome = await open_protocol_client(client, last_seq=7)
-    assert welcome["session"] != old_welcome["session"]
+    ws, _ = await open_protocol_client(client, last_seq=7)
+    assert session_id_of(client) != old_session_id
     assert await receive_frame(ws) == {"type": "reset", "reason": "session expired", "seq": 0}
     await ws.close()
 
@@ -127,11 +134,11 @@ async def test_impossible_positions_get_a_reset(aiohttp_client: AiohttpClient) -
 async def test_a_new_tab_starts_from_the_latest_number(aiohttp_client: AiohttpClient) -> None:
     app = create_app(Settings(port=0))
     client = await aiohttp_client(app)
-    first_tab, welcome = await open_protocol_client(client)
-    await app[PROXY_OUT].send(welcome["session"], "before")
+    first_tab, _ = await open_protocol_client(client)
+    await app[PROXY_OUT].send(session_id_of(client), "before")
     second_tab, second_welcome = await open_protocol_client(client)
     assert second_welcome["seq"] == 1
-    await app[PROXY_OUT].send(welcome["session"], "after")
+    await app[PROXY_OUT].send(session_id_of(client), "after")
     assert await receive_frame(second_tab) == {"type": "message", "seq": 2, "data": "after"}
     await first_tab.close()
     await second_tab.close()
@@ -148,8 +155,8 @@ async def test_history_is_kept_once_a_protocol_client_has_joined(
         await app[PROXY_OUT].send(session.id, text)
         assert await plain.receive_str(timeout=TIMEOUT) == text
 
-    ws, welcome = await open_protocol_client(client, last_seq=0)  # same cookie, same session
-    assert welcome["session"] == session.id
+    ws, _ = await open_protocol_client(client, last_seq=0)  # same cookie, same session
+    assert session_id_of(client) == session.id
     assert await receive_frame(ws) == {"type": "gap", "from": 1, "to": 2}
     await ws.close()
     await app[PROXY_OUT].send(session.id, "three")

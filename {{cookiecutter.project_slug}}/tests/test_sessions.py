@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from http.cookies import SimpleCookie
 
 import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 from {{ cookiecutter.package_name }} import Settings, create_app
+from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
 from {{ cookiecutter.package_name }}.sessions import SESSION_COOKIE
 from {{ cookiecutter.package_name }}.state import PROXY_OUT, SESSIONS
 
-from .running_server import ServerProcess
+from .running_server import ServerProcess, running_server
 
 REPLY_TIMEOUT = 5
 SILENCE = 0.3  # how long a client must hear nothing to count as "got nothing"
+PAGE = [Subprotocol(SUBPROTOCOL)]
 
 
 def session_cookie(ws: ClientConnection) -> SimpleCookie:
@@ -50,6 +55,21 @@ async def test_handshake_sets_a_strong_http_only_cookie(server: ServerProcess) -
     assert morsel["httponly"] is True
     assert morsel["samesite"] == "Lax"
     assert morsel["path"] == "/"
+
+
+async def test_the_session_id_is_in_no_frame_and_no_log_line() -> None:
+    with running_server("--log-level", "debug") as server:
+        async with connect(server.ws_url, subprotocols=PAGE) as ws:
+            session_id = session_id_of(ws)
+            frames = [await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT)]  # the welcome
+            await ws.send(json.dumps({"type": "message", "data": "ping"}))
+            frames.append(await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT))
+        assert server.stop() == 0
+        log = server.log()
+    assert json.loads(frames[1])["data"] == "pong"
+    assert all(session_id not in str(frame) for frame in frames)
+    assert session_id not in log
+    assert re.search(r"close session=[0-9a-f]{8} conn=1 ", log), log
 
 
 async def test_sessions_are_isolated(server: ServerProcess) -> None:

@@ -36,7 +36,7 @@ class Logic:
 
     async def on_open(self, session: Session) -> None:
         """A session began: its first connection opened (rejoining within the grace is not new)."""
-        logger.debug("session opened: %s", session.id)
+        logger.debug("session opened: %s", session.tag)
 
     async def on_message(self, session: Session, text: str) -> None:
         """A text message arrived from one of the session's connections."""
@@ -45,7 +45,7 @@ class Logic:
 
     async def on_close(self, session: Session) -> None:
         """A session ended: its last connection closed and the grace period ran out."""
-        logger.debug("session closed: %s", session.id)
+        logger.debug("session closed: %s", session.tag)
 {%- else %}
 
     async def on_open(self, client: Connection) -> None:

@@ -38,11 +38,13 @@ class ClientFrame(NamedTuple):
     data: str = ""
 
 
-def encode_welcome(session_id: str, seq: int, heartbeat: float) -> str:
-    """The first frame: the session id, its latest sequence number, the heartbeat interval."""
-    return json.dumps(
-        {"type": "welcome", "session": session_id, "seq": seq, "heartbeat": heartbeat}
-    )
+def encode_welcome(seq: int, heartbeat: float) -> str:
+    """The first frame: the session's latest sequence number and the heartbeat interval.
+
+    It does not carry the session id: that is a credential, kept in an HttpOnly cookie,
+    out of reach of the page's scripts.
+    """
+    return json.dumps({"type": "welcome", "seq": seq, "heartbeat": heartbeat})
 
 
 {% if cookiecutter.scale_out == "redis" -%}

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 {%- if cookiecutter.multi_session %}
 
-from aiohttp import WSCloseCode, WSMsgType, hdrs, web
+from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, hdrs, web
 {%- else %}
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, web
 {%- endif %}
 
 from .connection import Connection
@@ -42,6 +42,7 @@ from .state import LIFECYCLE, LOGIC, PROXY_OUT, SETTINGS
 __all__ = ["handle_websocket"]
 
 INTERNAL_ERROR = "internal error: the message was not processed"
+NO_STATUS_CODE = 1005  # RFC 6455, 7.4.1: what a close frame without a code stands for
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def _welcome(request: web.Request, connection: Connection, session: Session, min
     """Greet a protocol client and replay what it missed, before any live message can overtake."""
     position = session.last_seq
 {%- endif %}
-    connection.send(encode_welcome(session.id, position, request.app[SETTINGS].heartbeat))
+    connection.send(encode_welcome(position, request.app[SETTINGS].heartbeat))
     last_seen = request.query.get("last_seq")
     if last_seen is None:
         return
@@ -152,7 +153,7 @@ async def _receive(
     while True:
         message = await ws.receive()
         if message.type is not WSMsgType.TEXT or not rate.allow():
-            await _refuse_breach(connection, message.type)
+            await _refuse_breach(connection, message)
             return
         text: str = message.data
         if connection.speaks_protocol:
@@ -208,7 +209,7 @@ async def _receive(connection: Connection, logic: Logic, settings: Settings) -> 
     while True:
         message = await ws.receive()
         if message.type is not WSMsgType.TEXT or not rate.allow():
-            await _refuse_breach(connection, message.type)
+            await _refuse_breach(connection, message)
             return
         try:
             await logic.on_message(connection, message.data)
@@ -231,7 +232,7 @@ def _report_failure(connection: Connection) -> None:
 def _describe(request: web.Request, connection: Connection, session: Session) -> str:
     """Who a connection is, for its log lines (made when logged, not kept per connection)."""
     protocol = connection.ws.ws_protocol or "plain"
-    return f"session={session.id} conn={connection.id} peer={request.remote} protocol={protocol}"
+    return f"session={session.tag} conn={connection.id} peer={request.remote} protocol={protocol}"
 {%- else -%}
 def _describe(request: web.Request, connection: Connection) -> str:
     """Who a connection is, for its log lines (made when logged, not kept per connection)."""
@@ -242,26 +243,32 @@ def _describe(request: web.Request, connection: Connection) -> str:
 def _log_close(described: str, connection: Connection) -> None:
     """One line per connection, when it ends: who it was, and the close code and reason.
 
-    The code is the one this server closed with, else what aiohttp saw (the
-    client's code, or 1006). The opening is logged at DEBUG level only: a line
-    per connection is what a busy server can afford.
+    The code is the one on the wire: the first close frame's, whichever side
+    sent it (this server: a rule broken, a shutdown; the client: its own
+    choice), 1005 for a close frame without one, and 1006 for none at all.
+    The opening is logged at DEBUG level only: a line per connection is what a
+    busy server can afford.
     """
     code = connection.close_code or connection.ws.close_code
-    shown = None if code is None else int(code)  # an int: IntEnum prints its name on 3.10
+    shown = NO_STATUS_CODE if code == 0 else code  # aiohttp's 0: a close frame without a code
+    shown = None if shown is None else int(shown)  # an int: IntEnum prints its name on 3.10
     logger.info("close %s code=%s reason=%r", described, shown, connection.close_reason)
 
 
-async def _refuse_breach(connection: Connection, kind: WSMsgType) -> None:
+async def _refuse_breach(connection: Connection, message: WSMessage) -> None:
     """Close a connection whose last message broke a rule: too fast (text), or binary.
 
     Anything else that is not text ends the loop on its own: a close, or an
     error after which aiohttp has already closed with the code that fits (1009
-    too big, 1007 invalid UTF-8).
+    too big, 1007 invalid UTF-8, 1002 a protocol error), recorded here for the log.
     """
-    if kind is WSMsgType.TEXT:
+    if message.type is WSMsgType.TEXT:
         await _refuse(connection, WSCloseCode.POLICY_VIOLATION, "rate limit exceeded")
-    elif kind is WSMsgType.BINARY:
+    elif message.type is WSMsgType.BINARY:
         await _refuse(connection, WSCloseCode.UNSUPPORTED_DATA, "text frames only")
+    elif message.type is WSMsgType.ERROR and isinstance(message.data, WebSocketError):
+        connection.close_code = message.data.code
+        connection.close_reason = str(message.data)
 
 
 async def _refuse(connection: Connection, code: WSCloseCode, reason: str) -> None:

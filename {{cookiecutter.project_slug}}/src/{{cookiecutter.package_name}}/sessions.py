@@ -14,6 +14,7 @@ and never someone else's.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
@@ -57,6 +58,11 @@ class Session:
         self.history: ReplayBuffer | None = None
         # The pending drop, while the session has no connection.
         self.expiry: asyncio.TimerHandle | None = None
+
+    @property
+    def tag(self) -> str:
+        """A short name for the session in logs: the id is a credential, and a hash of it is not."""
+        return hashlib.blake2b(self.id.encode(), digest_size=4).hexdigest()
 
     def send(self, text: str) -> None:
         """Number ``text``, keep it for replay, and send it to every connection of the session."""
@@ -172,7 +178,7 @@ class SessionRegistry:
         try:
             await self._on_expire(session)
         except Exception:
-            logger.exception("on_close failed for session %s", session.id)
+            logger.exception("on_close failed for session %s", session.tag)
 
     async def close(self) -> None:
         """Expire every session now (at shutdown)."""

@@ -119,7 +119,8 @@ window.addEventListener("load", () => {
         lastHeard = Date.now();
         const event = JSON.parse(frame);
         if (event.type === "welcome") {
-            sessionLabel.textContent = event.session;
+            // The session id itself stays in an HttpOnly cookie, out of reach of scripts.
+            sessionLabel.textContent = lastSeq === null ? "new" : "resumed";
             if (lastSeq === null) {
                 lastSeq = event.seq;  // a new tab starts from now
             }
@@ -140,6 +141,7 @@ window.addEventListener("load", () => {
             logOutput(`Missed messages ${event.from} to ${event.to}: no longer held by the server.`);
         } else if (event.type === "reset") {
             logOutput(`Could not resume (${event.reason}); continuing from here.`);
+            sessionLabel.textContent = "new";
             lastSeq = event.seq;
         } else if (event.type === "error") {
             logOutput(`Error from server: ${event.error}`);
