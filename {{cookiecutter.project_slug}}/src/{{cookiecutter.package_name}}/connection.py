@@ -162,9 +162,20 @@ class Connection:
 
     async def close(self, code: int, reason: str, flush_timeout: float) -> None:
         """Write what is queued (within ``flush_timeout`` seconds), then close with ``code``."""
-        self.closing = True
         self.close_code = self.close_code or code
         self.close_reason = self.close_reason or reason
+        await self._flush_and_close(code, reason, flush_timeout)
+
+    async def answer_close(self, code: int, flush_timeout: float) -> None:
+        """The client closed with ``code``: write what is queued for it, then answer in kind.
+
+        What it was sent before it closed still reaches it (within ``flush_timeout``
+        seconds); the close line logs the client's code, not this echo.
+        """
+        await self._flush_and_close(code, "", flush_timeout)
+
+    async def _flush_and_close(self, code: int, reason: str, flush_timeout: float) -> None:
+        self.closing = True
         if self._writer is not None:
             await asyncio.wait((self._writer,), timeout=flush_timeout)
         await self._close_now(code, reason)

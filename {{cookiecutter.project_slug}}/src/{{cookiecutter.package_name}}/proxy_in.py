@@ -43,6 +43,8 @@ __all__ = ["handle_websocket"]
 
 INTERNAL_ERROR = "internal error: the message was not processed"
 NO_STATUS_CODE = 1005  # RFC 6455, 7.4.1: what a close frame without a code stands for
+# Codes that stand for conditions and must never be sent in a close frame (RFC 6455, 7.4.1).
+RESERVED_CLOSE_CODES = frozenset({NO_STATUS_CODE, WSCloseCode.ABNORMAL_CLOSURE, 1015})
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ def _open_websocket(settings: Settings) -> web.WebSocketResponse:
         max_msg_size=settings.max_message_size + 1,
         heartbeat=settings.heartbeat or None,
         compress=False,
+        autoclose=False,  # a client's close is answered once what is queued for it went out
     )
 {%- if cookiecutter.multi_session %}
 
@@ -153,7 +156,7 @@ async def _receive(
     while True:
         message = await ws.receive()
         if message.type is not WSMsgType.TEXT or not rate.allow():
-            await _refuse_breach(connection, message)
+            await _stop_receiving(connection, message, settings.shutdown_timeout)
             return
         text: str = message.data
         if connection.speaks_protocol:
@@ -209,7 +212,7 @@ async def _receive(connection: Connection, logic: Logic, settings: Settings) -> 
     while True:
         message = await ws.receive()
         if message.type is not WSMsgType.TEXT or not rate.allow():
-            await _refuse_breach(connection, message)
+            await _stop_receiving(connection, message, settings.shutdown_timeout)
             return
         try:
             await logic.on_message(connection, message.data)
@@ -255,14 +258,21 @@ def _log_close(described: str, connection: Connection) -> None:
     logger.info("close %s code=%s reason=%r", described, shown, connection.close_reason)
 
 
-async def _refuse_breach(connection: Connection, message: WSMessage) -> None:
-    """Close a connection whose last message broke a rule: too fast (text), or binary.
+async def _stop_receiving(connection: Connection, message: WSMessage, flush_timeout: float) -> None:
+    """End a connection on a message that is not one for the logic.
 
-    Anything else that is not text ends the loop on its own: a close, or an
-    error after which aiohttp has already closed with the code that fits (1009
-    too big, 1007 invalid UTF-8, 1002 a protocol error), recorded here for the log.
+    A close from the client is answered once what is queued for it went out.
+    A text message over the rate, or a binary one, breaks a rule: the close
+    code says which. An error means aiohttp has already closed with the code
+    that fits (1009 too big, 1007 invalid UTF-8, 1002 a protocol error): it is
+    recorded for the log.
     """
-    if message.type is WSMsgType.TEXT:
+    if message.type is WSMsgType.CLOSE:
+        if message.data in RESERVED_CLOSE_CODES:
+            await _refuse(connection, WSCloseCode.PROTOCOL_ERROR, "reserved close code")
+        else:
+            await connection.answer_close(message.data or WSCloseCode.OK, flush_timeout)
+    elif message.type is WSMsgType.TEXT:
         await _refuse(connection, WSCloseCode.POLICY_VIOLATION, "rate limit exceeded")
     elif message.type is WSMsgType.BINARY:
         await _refuse(connection, WSCloseCode.UNSUPPORTED_DATA, "text frames only")

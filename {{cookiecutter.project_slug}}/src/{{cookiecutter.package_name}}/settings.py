@@ -196,7 +196,7 @@ class Settings:
         False, "refuse websocket clients that send no Origin header (non-browsers)"
     )
     shutdown_timeout: float = _setting(
-        10.0, "seconds to flush queued messages and close connections on SIGTERM/SIGINT"
+        10.0, "seconds to flush what is queued for a client before a close (SIGTERM, or its own)"
     )
     log_level: str = _setting(
         "info",
