@@ -28,6 +28,7 @@ DEPENDENCY_MODULES = frozenset(
         "aiohappyeyeballs",
         "aiohttp",
         "aiosignal",
+        "anyio",
         "async_timeout",
         "attr",
         "attrs",
@@ -47,6 +48,7 @@ DEPENDENCY_MODULES = frozenset(
         "test",
         "tests",
         "uvloop",
+        "watchfiles",
         "websockets",
         "yarl",
     }

@@ -91,6 +91,9 @@ class Settings:
     log_level: str = _setting(
         "info", "debug (adds a line per connection opening), info, warning or error"
     )
+    reload: bool = _setting(
+        False, "development: restart the server when a Python file of the package changes"
+    )
 {%- if cookiecutter.scale_out == "redis" %}
     redis_url: str = _setting(
         "", "Redis shared by all server processes, e.g. redis://127.0.0.1:6379/0; empty: none"
@@ -115,9 +118,12 @@ def _build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         kind = type(field.default)
         parse: Callable[[str], Any] = _PARSERS.get(kind, kind)
         env_name = _env_name(field)
+        # A yes/no flag alone means yes: --reload is --reload yes.
+        switch: dict[str, Any] = {"nargs": "?", "const": True} if kind is bool else {}
         parser.add_argument(
             "--" + field.name.replace("_", "-"),
             type=parse,
+            **switch,
             default=parse(environ[env_name]) if env_name in environ else field.default,
             metavar=kind.__name__.upper(),
             help=f"{field.metadata['help']} (env {env_name}, default %(default)s)",
