@@ -58,7 +58,8 @@ def starts(count: int) -> Callable[[str], bool]:
 def reloading_server(root: Path) -> Iterator[tuple[ServerProcess, Path]]:
     """Serve a copy of the package under ``root`` with ``--reload``; yield it and its logic.py.
 
-    The log stays readable after the server stopped, until the ``with`` block ends.
+    It yields once the first server listens. The log stays readable after the
+    server stopped, until the ``with`` block ends.
     """
     source = Path({{ cookiecutter.package_name }}.__file__).parent
     copy = root / PACKAGE
@@ -76,6 +77,11 @@ def reloading_server(root: Path) -> Iterator[tuple[ServerProcess, Path]]:
         )
         server = ServerProcess(process, port, log_file)
         try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while not started_pids(server):
+                assert process.poll() is None, server.log()
+                assert time.monotonic() < deadline, server.log()
+                time.sleep(0.05)
             yield server, copy / "logic.py"
         finally:
             server.stop()
@@ -89,7 +95,6 @@ async def exchange(url: str, text: str) -> str | bytes:
 
 async def test_editing_logic_restarts_the_server_with_the_new_code(tmp_path: Path) -> None:
     with reloading_server(tmp_path) as (server, logic):
-        await wait_for_log(server, starts(1), STARTUP_TIMEOUT)
         assert f"watching the Python files in {logic.parent.resolve()}" in server.log()
         async with connect(server.ws_url) as before:
             await before.send("hello")
@@ -121,7 +126,6 @@ async def test_editing_logic_restarts_the_server_with_the_new_code(tmp_path: Pat
 
 async def test_a_file_that_does_not_import_is_served_again_once_fixed(tmp_path: Path) -> None:
     with reloading_server(tmp_path) as (server, logic):
-        await wait_for_log(server, starts(1), STARTUP_TIMEOUT)
         working = logic.read_text()
         logic.write_text(working + "\ndef broken(:\n")
         await wait_for_log(server, lambda log: "SyntaxError" in log, RESTART_TIMEOUT)
