@@ -18,6 +18,7 @@ ALWAYS = (
     ".pre-commit-config.yaml",
     "README.md",
     "pyproject.toml",
+    "scripts/python",
     "scripts/run",
     "scripts/test",
     "src/{package}/__init__.py",
@@ -88,7 +89,7 @@ def test_every_project_has_the_promised_layout(baked: BakeVariant, variant: Vari
 @pytest.mark.parametrize("variant", VARIANTS, ids=str)
 def test_scripts_are_executable(baked: BakeVariant, variant: Variant) -> None:
     project = baked(variant)
-    for script in ("scripts/run", "scripts/test"):
+    for script in ("scripts/python", "scripts/run", "scripts/test"):
         assert os.access(project.path / script, os.X_OK), script
         assert project.read(script).startswith("#!/bin/sh\n")
 

@@ -68,6 +68,23 @@ def test_scripts_test_installs_the_dev_extra(bake: Bake) -> None:
     assert calls(record)[-1] == "-m pytest -x"
 
 
+@pytest.mark.parametrize("active", [False, True], ids=["not-activated", "activated"])
+def test_scripts_python_finds_the_venv_without_activation(
+    bake: Bake, tmp_path: Path, active: bool
+) -> None:
+    project = bake({})
+    record = fake_venv(project.path)
+    elsewhere = tmp_path / "elsewhere"
+    other_record = fake_venv(elsewhere)
+    env = {"PATH": os.defpath} | ({"VIRTUAL_ENV": str(elsewhere / ".venv")} if active else {})
+    # Run as pre-commit runs a hook: from the project, with PATH holding no virtualenv.
+    result = run(["scripts/python", "-m", "ruff", "check", "."], cwd=project.path, env=env)
+    assert result.returncode == 0, result.stdout
+    used, unused = (other_record, record) if active else (record, other_record)
+    assert calls(used) == ["-m ruff check ."]
+    assert not unused.exists()
+
+
 @pytest.fixture
 def template(tmp_path: Path) -> Path:
     """A copy of the template repository, its .venv the one running these tests (cookiecutter)."""
