@@ -37,6 +37,7 @@ DEPENDENCY_MODULES = frozenset(
         "aiohappyeyeballs",
         "aiohttp",
         "aiosignal",
+        "anyio",
         "async_timeout",
         "attr",
         "attrs",
@@ -57,6 +58,7 @@ DEPENDENCY_MODULES = frozenset(
         "test",
         "tests",
         "uvloop",
+        "watchfiles",
         "websockets",
         "yarl",
     }

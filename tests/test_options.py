@@ -20,6 +20,7 @@ ALWAYS = (
     ".pre-commit-config.yaml",
     "README.md",
     "pyproject.toml",
+    "scripts/python",
     "scripts/run",
     "scripts/test",
     "src/{package}/__init__.py",
@@ -34,6 +35,7 @@ ALWAYS = (
     "src/{package}/proxy_in.py",
     "src/{package}/proxy_out.py",
     "src/{package}/py.typed",
+    "src/{package}/reload.py",
     "src/{package}/runner.py",
     "src/{package}/server.py",
     "src/{package}/settings.py",
@@ -49,8 +51,10 @@ ALWAYS = (
     "tests/test_frames.py",
     "tests/test_limits.py",
     "tests/test_producer.py",
+    "tests/test_reload.py",
     "tests/test_server.py",
     "tests/test_settings.py",
+    "tests/test_signals.py",
 )
 MULTI_SESSION_ONLY = (
     "src/{package}/protocol.py",
@@ -102,7 +106,7 @@ def test_every_project_has_the_promised_layout(baked: BakeVariant, variant: Vari
 @pytest.mark.parametrize("variant", VARIANTS, ids=str)
 def test_scripts_are_executable(baked: BakeVariant, variant: Variant) -> None:
     project = baked(variant)
-    for script in ("scripts/run", "scripts/test"):
+    for script in ("scripts/python", "scripts/run", "scripts/test"):
         assert os.access(project.path / script, os.X_OK), script
         assert project.read(script).startswith("#!/bin/sh\n")
 

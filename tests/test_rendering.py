@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from .baking import REPO, Bake, BakedProject, BakeVariant
-from .variants import AWKWARD_TEXT, COMBINATIONS, INJECTION, VARIANTS, Variant
+from .variants import AWKWARD_TEXT, COMBINATIONS, DEFAULT, INJECTION, VARIANTS, Variant
 
 # Jinja left behind: an expression (GitHub's own ${{ ... }} is fine), a statement, a comment,
 # or any reference to the cookiecutter context.
@@ -116,6 +117,68 @@ def test_workflow_keeps_github_expressions_and_sets_up_the_options(
     else:
         assert not installs_redis
         assert "REQUIRE_REDIS" not in tests["env"]
+
+
+@pytest.mark.parametrize("variant", COMBINATIONS, ids=str)
+def test_workflow_has_least_privilege_a_time_limit_a_cache_and_cancels_superseded_runs(
+    baked: BakeVariant, variant: Variant
+) -> None:
+    workflow = yaml.safe_load(baked(variant).read(".github/workflows/ci.yml"))
+    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["concurrency"] == {
+        "group": "${{ github.workflow }}-${{ github.ref }}",
+        "cancel-in-progress": True,
+    }
+    job = workflow["jobs"]["test"]
+    assert 0 < job["timeout-minutes"] <= 30
+    (setup,) = [step for step in job["steps"] if step.get("uses", "").startswith("actions/setup-")]
+    assert setup["uses"].startswith("actions/setup-python@")
+    assert setup["with"]["cache"] == "pip"
+    assert setup["with"]["cache-dependency-path"] == "pyproject.toml"
+
+
+def chromium_step(project: BakedProject) -> str:
+    """The workflow's shell script that provides a Chromium."""
+    steps = yaml.safe_load(project.read(".github/workflows/ci.yml"))["jobs"]["test"]["steps"]
+    (step,) = [step for step in steps if "playwright" in step.get("run", "")]
+    script: str = step["run"]
+    return script
+
+
+def fake_command(folder: Path, name: str) -> Path:
+    """An executable that appends its arguments to ``folder/calls``."""
+    folder.mkdir(exist_ok=True)
+    command = folder / name
+    calls = folder / "calls"
+    command.write_text(f'#!/bin/sh\necho "{name} $*" >> "{calls}"\n')
+    command.chmod(0o755)
+    return command
+
+
+@pytest.mark.parametrize("has_chrome", [True, False], ids=["runner-chrome", "no-chrome"])
+def test_workflow_uses_the_runners_chrome_and_downloads_one_only_without(
+    baked: BakeVariant, tmp_path: Path, has_chrome: bool
+) -> None:
+    tools = tmp_path / "bin"
+    python = fake_command(tools, "python")
+    chrome = fake_command(tools, "google-chrome") if has_chrome else None
+    github_env = tmp_path / "github-env"
+    github_env.touch()
+    result = subprocess.run(
+        ["/bin/sh", "-e", "-c", chromium_step(baked(DEFAULT))],
+        env={"PATH": f"{tools}{os.pathsep}{os.defpath}", "GITHUB_ENV": str(github_env)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    calls = (tools / "calls").read_text() if (tools / "calls").exists() else ""
+    if chrome is not None:
+        assert github_env.read_text() == f"CHROMIUM={chrome}\n"
+        assert calls == ""  # no download
+    else:
+        assert github_env.read_text() == ""
+        assert calls == f"{python.name} -m playwright install --with-deps chromium\n"
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=str)

@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from .running_server import ServerProcess, free_port, running_server
+from .test_reload import reloading_server
 
 RECONNECT_TIMEOUT_MS = 20_000  # the backoff reaches 8 s after five failed attempts
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome")
@@ -113,6 +114,24 @@ def test_page_reconnects_by_itself_when_the_server_restarts(page: Page) -> None:
 {%- endif %}
         page.click("#sendMessage")
         expect(output).to_have_value(ending_with("==> ping\n\n<== pong\n\n"))
+
+
+def test_page_reconnects_by_itself_after_an_edit_reloads_the_server(
+    page: Page, tmp_path: Path
+) -> None:
+    state = page.locator("#state")
+    output = page.locator("#output")
+    with reloading_server(tmp_path) as (server, logic):
+        connect_page(page, server)
+        logic.write_text(logic.read_text().replace('else "ok"', 'else "edited"'))
+        expect(output).to_have_value(re.compile(r"Disconnected! \(1001 server shutdown\)"))
+        expect(state).to_have_text("connected", timeout=RECONNECT_TIMEOUT_MS)
+{%- if cookiecutter.multi_session %}
+        expect(output).to_have_value(re.compile(r"Could not resume \(session expired\)"))
+{%- endif %}
+        page.fill("#message", "hello")
+        page.press("#message", "Enter")
+        expect(output).to_have_value(ending_with("==> hello\n\n<== edited\n\n"))
 
 
 def test_disconnect_stops_reconnecting(page: Page) -> None:

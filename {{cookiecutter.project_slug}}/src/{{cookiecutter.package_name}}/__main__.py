@@ -1,10 +1,11 @@
-"""Command line: ``python -m {{ cookiecutter.package_name }} [--host H] [--port P] ...`` starts the server."""
+"""Command line: ``python -m {{ cookiecutter.package_name }} [--host H] [--port P] [--reload] ...`` starts the server."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
 
+from .reload import run_reloading
 {% if cookiecutter.scale_out == "redis" -%}
 from .runner import configure_logging, run, run_workers
 {% else -%}
@@ -18,6 +19,12 @@ __all__ = ["main"]
 def main(argv: Sequence[str] | None = None) -> None:
     settings = parse_settings(argv)
     configure_logging(settings.log_level)
+    if settings.reload:
+{%- if cookiecutter.scale_out == "redis" %}
+        if settings.workers > 1:
+            sys.exit("error: --reload runs one server process: leave out --workers")
+{%- endif %}
+        sys.exit(run_reloading(settings))
 {%- if cookiecutter.scale_out == "redis" %}
     if settings.workers > 1:
         if not settings.redis_url:

@@ -16,8 +16,9 @@ import signal
 import sys
 {%- endif %}
 from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from http import HTTPStatus
+from types import FrameType
 from typing import Any
 
 from aiohttp import web
@@ -29,9 +30,17 @@ from .proxy_out_redis import RedisUnavailableError
 from .server import create_app, drain
 from .settings import Settings
 {% if cookiecutter.scale_out == "redis" %}
-__all__ = ["StartupError", "configure_logging", "run", "run_event_loop", "run_workers", "serve"]
+__all__ = [
+    "STOP_SIGNALS",
+    "StartupError",
+    "configure_logging",
+    "run",
+    "run_event_loop",
+    "run_workers",
+    "serve",
+]
 {%- else %}
-__all__ = ["StartupError", "configure_logging", "run", "run_event_loop", "serve"]
+__all__ = ["STOP_SIGNALS", "StartupError", "configure_logging", "run", "run_event_loop", "serve"]
 {%- endif %}
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
@@ -137,17 +146,39 @@ def _warm_allocator() -> None:
 
 @contextmanager
 def _stop_signals() -> Iterator[asyncio.Event]:
-    """An event set by SIGINT or SIGTERM; a second signal while stopping changes nothing."""
+    """An event set by SIGINT or SIGTERM; a second signal while stopping changes nothing.
+
+    The loop's own signal handlers are used where it has them (Linux, macOS).
+    Windows' event loops have none: there a plain handler, which runs between
+    bytecodes of the main thread, asks the loop to set the event.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for signum in STOP_SIGNALS:
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    with ExitStack() as handlers:
+        try:
+            for signum in STOP_SIGNALS:
+                loop.add_signal_handler(signum, stop.set)
+                handlers.callback(loop.remove_signal_handler, signum)
+        except NotImplementedError:
+            handlers.close()
+            handlers.enter_context(_plain_signal_handlers(loop, stop))
         yield stop
-    finally:
-        for signum in STOP_SIGNALS:
-            loop.remove_signal_handler(signum)
 
+
+@contextmanager
+def _plain_signal_handlers(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Iterator[None]:
+    """Set ``stop`` on SIGINT or SIGTERM through ``signal.signal``; restore the handlers after."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(stop.set)
+
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, before in previous.items():
+            if before is not None:
+                signal.signal(signum, before)
 
 {%- if cookiecutter.scale_out == "redis" %}
 

@@ -203,6 +203,9 @@ class Settings:
         "debug (adds a line per connection opening), info, warning or error",
         one_of(*LOG_LEVELS),
     )
+    reload: bool = _setting(
+        False, "development: restart the server when a Python file of the package changes"
+    )
 {%- if cookiecutter.scale_out == "redis" %}
     redis_url: str = _setting(
         "",

@@ -1,0 +1,158 @@
+"""``--reload``: editing a Python file of the package restarts the server with the new code.
+
+The server runs from a copy of the package in a temporary folder (first on
+``PYTHONPATH``), so the tests edit the copy's ``logic.py``, never yours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+import {{ cookiecutter.package_name }}
+from {{ cookiecutter.package_name }}.__main__ import main
+from {{ cookiecutter.package_name }}.reload import INSTALL_HINT
+from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, parse_settings
+
+from .running_server import STARTUP_TIMEOUT, ServerProcess, free_port
+
+PACKAGE = "{{ cookiecutter.package_name }}"
+RESTART_TIMEOUT = 5.0  # from the edit to the new server listening; well under a second when idle
+REPLY_TIMEOUT = 5.0
+STARTED = re.compile(r"\[(?P<pid>\d+)\] \S+: started websocket server at")
+
+
+def started_pids(server: ServerProcess) -> list[int]:
+    """The process id of each server that has started so far, in order."""
+    return [int(match["pid"]) for match in STARTED.finditer(server.log())]
+
+
+async def wait_for_log(server: ServerProcess, done: Callable[[str], bool], timeout: float) -> None:
+    """Wait until ``done(log)`` holds, while the watcher runs; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not done(server.log()):
+        assert server.process.poll() is None, server.log()
+        assert time.monotonic() < deadline, server.log()
+        await asyncio.sleep(0.05)
+
+
+def starts(count: int) -> Callable[[str], bool]:
+    return lambda log: len(STARTED.findall(log)) >= count
+
+
+@contextlib.contextmanager
+def reloading_server(root: Path) -> Iterator[tuple[ServerProcess, Path]]:
+    """Serve a copy of the package under ``root`` with ``--reload``; yield it and its logic.py.
+
+    It yields once the first server listens. The log stays readable after the
+    server stopped, until the ``with`` block ends.
+    """
+    source = Path({{ cookiecutter.package_name }}.__file__).parent
+    copy = root / PACKAGE
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    python_path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    port = free_port()
+    with tempfile.TemporaryFile() as log_file:
+        command = [sys.executable, "-m", PACKAGE, "--host", "127.0.0.1", "--port", str(port)]
+        process = subprocess.Popen(
+            [*command, "--reload"],
+            cwd=root,
+            env=os.environ | {"PYTHONPATH": python_path},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        server = ServerProcess(process, port, log_file)
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while not started_pids(server):
+                assert process.poll() is None, server.log()
+                assert time.monotonic() < deadline, server.log()
+                time.sleep(0.05)
+            yield server, copy / "logic.py"
+        finally:
+            server.stop()
+
+
+async def exchange(url: str, text: str) -> str | bytes:
+    async with connect(url) as websocket:
+        await websocket.send(text)
+        return await asyncio.wait_for(websocket.recv(), REPLY_TIMEOUT)
+
+
+async def test_editing_logic_restarts_the_server_with_the_new_code(tmp_path: Path) -> None:
+    with reloading_server(tmp_path) as (server, logic):
+        assert f"watching the Python files in {logic.parent.resolve()}" in server.log()
+        async with connect(server.ws_url) as before:
+            await before.send("hello")
+            assert await asyncio.wait_for(before.recv(), REPLY_TIMEOUT) == "ok"
+
+            logic.write_text(logic.read_text().replace('else "ok"', 'else "edited"'))
+            edited = time.monotonic()
+            # The old server drains: the open connection is closed with 1001 (going away),
+            # after which the page reconnects by itself.
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(before.recv(), RESTART_TIMEOUT)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1001
+        await wait_for_log(server, starts(2), RESTART_TIMEOUT - (time.monotonic() - edited))
+
+        assert await exchange(server.ws_url, "hello") == "edited"
+        assert await exchange(server.ws_url, "ping") == "pong"
+        assert "reload: logic.py changed; restarting the server" in server.log()
+        assert server.stop(signal.SIGTERM) == 0
+        log = server.log()
+        first, second = started_pids(server)
+    assert first != second != server.process.pid
+    for child in (first, second):  # both servers are gone with the watcher
+        with pytest.raises(ProcessLookupError):
+            os.kill(child, 0)
+    assert "Traceback" not in log
+    assert log.rstrip().endswith("reload: stopped")
+
+
+async def test_a_file_that_does_not_import_is_served_again_once_fixed(tmp_path: Path) -> None:
+    with reloading_server(tmp_path) as (server, logic):
+        working = logic.read_text()
+        logic.write_text(working + "\ndef broken(:\n")
+        await wait_for_log(server, lambda log: "SyntaxError" in log, RESTART_TIMEOUT)
+        logic.write_text(working.replace('else "ok"', 'else "fixed"'))
+        await wait_for_log(server, starts(2), RESTART_TIMEOUT)
+        assert await exchange(server.ws_url, "hello") == "fixed"
+        assert server.stop(signal.SIGTERM) == 0
+
+
+def test_reload_is_a_flag() -> None:
+    assert parse_settings(["--reload"], environ={}).reload is True
+    assert parse_settings(["--no-reload"], environ={ENV_PREFIX + "RELOAD": "1"}).reload is False
+    assert parse_settings([], environ={}).reload is False
+
+
+def test_reload_without_watchfiles_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "watchfiles", None)  # import watchfiles raises ImportError
+    with pytest.raises(SystemExit) as exited:
+        main(["--reload"])
+    assert exited.value.code == f"error: {INSTALL_HINT}"
+    assert "\n" not in INSTALL_HINT
+    assert "pip install -e '.[dev]'" in INSTALL_HINT
+{%- if cookiecutter.scale_out == "redis" %}
+
+
+def test_reload_runs_one_process() -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--reload", "--workers", "2", "--redis-url", "redis://127.0.0.1:1/0"])
+    assert exited.value.code == "error: --reload runs one server process: leave out --workers"
+{%- endif %}
