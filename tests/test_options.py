@@ -31,6 +31,7 @@ ALWAYS = (
     "src/{package}/limits.py",
     "src/{package}/logic.py",
     "src/{package}/origin.py",
+    "src/{package}/proxies.py",
     "src/{package}/producer.py",
     "src/{package}/proxy_in.py",
     "src/{package}/proxy_out.py",

@@ -33,10 +33,10 @@ from .protocol import (
 )
 from .sessions import SESSION_COOKIE, Session, session_cookie
 from .settings import Settings
-from .state import LIFECYCLE, LOGIC, PROXY_OUT, SESSIONS, SETTINGS
+from .state import LIFECYCLE, LOGIC, PROXY_OUT, SESSIONS, SETTINGS, TRUSTED_PROXIES
 {%- else %}
 from .settings import Settings
-from .state import LIFECYCLE, LOGIC, PROXY_OUT, SETTINGS
+from .state import LIFECYCLE, LOGIC, PROXY_OUT, SETTINGS, TRUSTED_PROXIES
 {%- endif %}
 
 __all__ = ["handle_websocket"]
@@ -73,6 +73,7 @@ def _open_websocket(settings: Settings) -> web.WebSocketResponse:
 
 async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
     """Accept one websocket, join it to its session and serve it until it closes."""
+    request = request.app[TRUSTED_PROXIES].resolve(request)
     settings = request.app[SETTINGS]
     sessions = request.app[SESSIONS]
     check_origin(request, settings)
@@ -182,6 +183,7 @@ async def _receive(
 
 async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
     """Accept one websocket and serve it until it closes."""
+    request = request.app[TRUSTED_PROXIES].resolve(request)
     settings = request.app[SETTINGS]
     out = request.app[PROXY_OUT]
     check_origin(request, settings)

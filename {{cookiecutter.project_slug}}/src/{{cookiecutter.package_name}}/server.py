@@ -15,6 +15,7 @@ from aiohttp import WSCloseCode, hdrs, web
 from .connection import CLOSE_TIMEOUT
 from .logic import Logic
 from .producer import run_producers
+from .proxies import TrustedProxies
 from .proxy_in import handle_websocket
 from .proxy_out import LocalProxyOut
 {%- if cookiecutter.scale_out == "redis" %}
@@ -25,9 +26,9 @@ from .sessions import SessionRegistry
 {%- endif %}
 from .settings import Settings
 {%- if cookiecutter.multi_session %}
-from .state import LIFECYCLE, LOGIC, PROXY_OUT, SESSIONS, SETTINGS, Lifecycle
+from .state import LIFECYCLE, LOGIC, PROXY_OUT, SESSIONS, SETTINGS, TRUSTED_PROXIES, Lifecycle
 {%- else %}
-from .state import LIFECYCLE, LOGIC, PROXY_OUT, SETTINGS, Lifecycle
+from .state import LIFECYCLE, LOGIC, PROXY_OUT, SETTINGS, TRUSTED_PROXIES, Lifecycle
 {%- endif %}
 
 __all__ = ["STATIC_DIR", "create_app", "drain"]
@@ -40,6 +41,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
     app[LIFECYCLE] = Lifecycle()
+    app[TRUSTED_PROXIES] = TrustedProxies(settings.trusted_proxies)
 {%- if cookiecutter.multi_session %}
     # The registry calls on_expire only once the app runs, after `logic` below is bound.
     app[SESSIONS] = sessions = SessionRegistry(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
 import math
 import os
 import sys
@@ -101,6 +102,16 @@ def _origins(text: str) -> tuple[str, ...]:
         if parts.scheme not in ("http", "https") or not parts.netloc or origin != shape:
             raise ValueError("comma-separated origins such as https://app.example (no path)")
     return origins
+
+
+def _networks(text: str) -> tuple[str, ...]:
+    networks = tuple(item.strip() for item in text.split(",") if item.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError("comma-separated addresses or networks, e.g. 10.0.0.0/8") from None
+    return networks
 
 
 def url(*schemes: str) -> Check:
@@ -194,6 +205,12 @@ class Settings:
     )
     require_origin: bool = _setting(
         False, "refuse websocket clients that send no Origin header (non-browsers)"
+    )
+    trusted_proxies: tuple[str, ...] = _setting(
+        (),
+        "comma-separated addresses or networks of reverse proxies whose Forwarded and"
+        " X-Forwarded-For/-Proto headers are believed, e.g. 127.0.0.1,10.0.0.0/8",
+        Check(_networks, "NETWORKS"),
     )
     shutdown_timeout: float = _setting(
         10.0, "seconds to flush what is queued for a client before a close (SIGTERM, or its own)"

@@ -7,6 +7,7 @@ import dataclasses
 from aiohttp import web
 
 from .logic import Logic
+from .proxies import TrustedProxies
 from .proxy_out import LocalProxyOut
 {%- if cookiecutter.multi_session %}
 from .sessions import SessionRegistry
@@ -21,6 +22,7 @@ __all__ = [
     "SESSIONS",
 {%- endif %}
     "SETTINGS",
+    "TRUSTED_PROXIES",
     "Lifecycle",
 ]
 
@@ -36,6 +38,7 @@ SETTINGS = web.AppKey("settings", Settings)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 PROXY_OUT = web.AppKey("proxy_out", LocalProxyOut)
 LOGIC = web.AppKey("logic", Logic)
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
 {%- if cookiecutter.multi_session %}
 SESSIONS = web.AppKey("sessions", SessionRegistry)
 {%- endif %}
