@@ -58,5 +58,5 @@ async def test_forwarding_headers_are_believed_only_from_trusted_proxies(
 {%- if cookiecutter.multi_session %}
     assert ("; Secure" in cookie) is secure  # the session cookie travels over TLS only
 {%- else %}
-    assert cookie == ""  # no sessions, no cookie, whatever the scheme
+    assert cookie == ""  # this variant sets no cookie, whatever the scheme
 {%- endif %}
