@@ -7,8 +7,8 @@ rate limit (a fuzzing case sends faster than a person) and with an echo logic
 that this test puts in place of the user's ``logic.py`` (see ``LAUNCHER``).
 ``wstest -m fuzzingclient`` runs cases 1-7 (framing, pings, reserved bits and
 opcodes, fragmentation, UTF-8, closing) and 10 (auto-fragmentation); every
-case must pass but those this server refuses by design, and those an upstream
-bug fails in a known way (both listed below, with why). The report lands in
+case must pass but those this server refuses by design (listed below, with
+why). The report lands in
 ``.cache/autobahn/report`` (``index.html`` for people), with the spec, the
 client's output and the server's log; CI keeps it as an artifact.
 
@@ -68,16 +68,6 @@ PASSING_CLOSE = frozenset({"OK", "INFORMATIONAL"})
 # reports these as FAILED; the test requires exactly the 1003.
 REFUSED_BY_DESIGN = {f"1.2.{n}": 1003 for n in range(1, 9)}
 
-
-# Known upstream bugs: a case that may fail, but only exactly this way; once fixed it passes.
-# 7.9.5: the client closes with code 1006, which RFC 6455 7.4.1 forbids on the wire; an endpoint
-# must fail the connection (1002). aiohttp's reader checks received close codes against its
-# WSCloseCode enum, which holds ABNORMAL_CLOSURE (1006), so it takes the close as valid and
-# answers 1000. The server cannot tell (aiohttp answers the close before the receive loop sees
-# it). Fixed upstream by aio-libs/aiohttp pull request 13536, in no release up to 3.14.5.
-KNOWN_UPSTREAM: dict[str, tuple[str, int, str]] = {
-    "7.9.5": ("WRONG CODE", 1000, "aiohttp accepts close code 1006 on the wire and answers 1000"),
-}
 
 # Run as `python LAUNCHER PACKAGE ARGS...` in the generated venv: the package's own command line
 # (`python -m PACKAGE ARGS...`), its runner, settings and app, but the app's logic is Echo. The
@@ -187,11 +177,6 @@ def problem(case: CaseResult) -> str | None:
         return f"not refused with {REFUSED_BY_DESIGN[case.id]} (binary messages are refused)"
     if case.behavior in PASSING_BEHAVIOR and case.behavior_close in PASSING_CLOSE:
         return None
-    if case.id in KNOWN_UPSTREAM:
-        behavior_close, code, _ = KNOWN_UPSTREAM[case.id]
-        if case.behavior_close == behavior_close and case.remote_close_code == code:
-            return None
-        return "fails, and not in the known upstream way"
     return "fails"
 
 
@@ -218,9 +203,6 @@ def test_generated_server_passes_autobahn_fuzzing(
         f"close: {counts(case.behavior_close for case in cases)}",
         f"refused by design (binary, 1003): {', '.join(REFUSED_BY_DESIGN)}",
     ]
-    for case in cases:
-        if case.id in KNOWN_UPSTREAM and case.behavior_close == KNOWN_UPSTREAM[case.id][0]:
-            summary.append(f"known upstream bug: {case.id} ({KNOWN_UPSTREAM[case.id][2]})")
     summary.append(f"report: {REPORT_DIR / 'index.html'}")
     (REPORT_DIR / "summary.txt").write_text("\n".join(summary) + "\n")
     print("\n".join(summary))
