@@ -50,6 +50,11 @@ class Settings:
     notify_size: int = _setting(
         0, "pad each 'notify' message to this many characters (payload size for load tests)"
     )
+    notify_after_clients: int = _setting(
+        0,
+        "the streaming example waits until this many websocket clients are connected to this"
+        " process before its first message; 0: it starts at once",
+    )
 {%- if cookiecutter.multi_session %}
     session_grace: float = _setting(
         60.0, "seconds a session outlives its last connection, so a reconnect can rejoin it"
