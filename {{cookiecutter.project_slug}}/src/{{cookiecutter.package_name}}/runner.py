@@ -61,9 +61,15 @@ async def serve(settings: Settings{% if cookiecutter.scale_out == "redis" %}, *,
     with _stop_signals() as stop:
         try:
 {%- if cookiecutter.scale_out == "redis" %}
-            site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port)
+            site = web.TCPSite(
+                runner,
+                settings.host,
+                settings.port,
+                backlog=settings.backlog,
+                reuse_port=reuse_port,
+            )
 {%- else %}
-            site = web.TCPSite(runner, settings.host, settings.port)
+            site = web.TCPSite(runner, settings.host, settings.port, backlog=settings.backlog)
 {%- endif %}
             await site.start()
             host, port = runner.addresses[0][:2]

@@ -43,6 +43,11 @@ class Settings:
 
     host: str = _setting("127.0.0.1", "interface to listen on")
     port: int = _setting({{ cookiecutter.port }}, "TCP port to listen on")
+    backlog: int = _setting(
+        2048,
+        "connections the kernel holds for the server until it accepts them (the listen backlog,"
+        " capped by net.core.somaxconn); when it is full, a connect waits for a SYN resend (1 s)",
+    )
     notify_interval: float = _setting(
         0.0, "seconds between the streaming example's 'notify' broadcasts; 0 turns it off"
     )
