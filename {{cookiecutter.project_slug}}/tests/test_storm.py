@@ -20,8 +20,9 @@ with nothing twice.
 A client reconnects at once, and after a failed attempt again after a random
 wait (full jitter, from ``RETRY_FIRST`` doubling up to ``RETRY_CAP``). Every
 failed attempt is counted by its cause. None may fail once the server listens
-again; before that, an attempt finds nobody listening, or gets HTTP 503 from a
-server that drains (documented, like every refusal).
+again; before that, an attempt finds nobody listening, is reset with the
+connects left in the old listener's queue, or gets HTTP 503 from the server
+that drains (as documented): no other refusal is allowed.
 
 ``pytest tests/test_storm.py -s`` prints the figures: how long until every
 client is back, the median and p99 of the time from a client's loss to its
@@ -80,11 +81,10 @@ RETRY_FIRST, RETRY_CAP = 0.1, 1.0  # seconds: the ceiling of the random wait aft
 PHASE_TIMEOUT = 60.0
 POLL_INTERVAL = 0.01
 JITTER = 20_240_611  # random.Random(JITTER) draws every retry wait; a failure prints it
-DESCRIPTORS = 4 * CLIENTS + 1_000  # this process's sockets, and the server's, which inherits it
+DESCRIPTORS = 2 * CLIENTS + 1_000  # for the sockets of one side, old and new, and some to spare
 {%- if cookiecutter.multi_session %}
 PAGE = [Subprotocol(SUBPROTOCOL)]
 {%- endif %}
-NOT_LISTENING = "ConnectionRefusedError"
 DRAINING = "HTTP 503"
 
 
@@ -419,16 +419,6 @@ def listen_backlog(port: int) -> int:
     return int(listing.stdout.split()[2])  # State Recv-Q Send-Q: Send-Q is the backlog
 
 
-def test_the_listen_backlog_is_the_setting() -> None:
-    if shutil.which("ss") is None:
-        pytest.skip("no ss (iproute2) to read a listening socket's backlog")
-    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
-    with running_server() as server:
-        assert listen_backlog(server.port) == min(Settings().backlog, somaxconn)
-    with running_server("--backlog", "77") as server:
-        assert listen_backlog(server.port) == 77
-
-
 def assert_no_failure_once_listening(clients: Sequence[StormClient], listening_at: float) -> None:
     failed = {client.index: client.failures_since(listening_at) for client in clients}
     assert {index: causes for index, causes in failed.items() if causes} == {}, (
@@ -439,6 +429,16 @@ def assert_no_failure_once_listening(clients: Sequence[StormClient], listening_a
 def assert_clean_logs(*servers: ServerProcess) -> None:
     for server in servers:
         assert "Traceback" not in server.log(), server.log()[-3000:]
+
+
+def test_the_listen_backlog_is_the_setting() -> None:
+    if shutil.which("ss") is None:
+        pytest.skip("no ss (iproute2) to read a listening socket's backlog")
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    with running_server() as server:
+        assert listen_backlog(server.port) == min(Settings().backlog, somaxconn)
+    with running_server("--backlog", "77") as server:
+        assert listen_backlog(server.port) == 77
 
 
 {%- if cookiecutter.multi_session %}
