@@ -56,6 +56,7 @@ ALWAYS = (
     "tests/test_server.py",
     "tests/test_settings.py",
     "tests/test_signals.py",
+    "tests/test_storm.py",
 )
 MULTI_SESSION_ONLY = (
     "src/{package}/protocol.py",

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import IO
 
 STARTUP_TIMEOUT = 10.0
+STARTUP_POLL = 0.02
+LISTENING = "started websocket server at"
 
 
 def free_port() -> int:
@@ -30,6 +32,7 @@ class ServerProcess:
     process: subprocess.Popen[bytes]
     port: int
     log_file: IO[bytes]
+    args: tuple[str, ...] = ()
 
     @property
     def http_url(self) -> str:
@@ -49,6 +52,27 @@ class ServerProcess:
         if self.process.poll() is None:
             self.process.send_signal(signum)
         return self.wait()
+
+    def restart(self, signum: int = signal.SIGTERM) -> None:
+        """Stop the server with ``signum``, then start it again (see :meth:`start_again`)."""
+        self.stop(signum)
+        self.start_again()
+
+    def start_again(self) -> None:
+        """Start the stopped server again, on the same port, with the same arguments and log."""
+        started_before = self.log().count(LISTENING)
+        self.process = _spawn(self.port, self.args, self.log_file)
+        self._wait_until_listening(started_before)
+
+    def _wait_until_listening(self, started_before: int = 0) -> None:
+        """Wait until the process logs that it listens; kill it and raise if it does not."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if self.log().count(LISTENING) > started_before:
+                return
+            time.sleep(STARTUP_POLL)
+        self.stop(signal.SIGKILL)
+        raise RuntimeError(f"server did not start on port {self.port}:\n{self.log()}")
 
     def wait(self) -> int:
         """Wait for the server to exit (killing it after a timeout); return its exit code."""
@@ -76,17 +100,15 @@ def running_server(*args: str, port: int | None = None) -> Iterator[ServerProces
 def _start(port: int, *args: str) -> ServerProcess:
     """Start the server on 127.0.0.1:``port`` and wait until it logs that it listens."""
     log_file = tempfile.TemporaryFile()  # noqa: SIM115  # closed by running_server()
+    server = ServerProcess(_spawn(port, args, log_file), port, log_file, args)
+    server._wait_until_listening()
+    return server
+
+
+def _spawn(port: int, args: tuple[str, ...], log_file: IO[bytes]) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}"]
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [*command, "--host", "127.0.0.1", "--port", str(port), *args],
         stdout=log_file,
         stderr=log_file,
     )
-    server = ServerProcess(process, port, log_file)
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None:
-        if "started websocket server at" in server.log():
-            return server
-        time.sleep(0.05)
-    server.stop(signal.SIGKILL)
-    raise RuntimeError(f"server did not start on port {port}:\n{server.log()}")

@@ -279,3 +279,46 @@ async def test_workers_run_the_streaming_example_once(redis_server: RedisServer)
             received = [await asyncio.wait_for(ws.recv(), TIMEOUT) for _ in range(4)]
     numbers = [int(str(text).removeprefix("notify ")) for text in received]
     assert numbers == list(range(numbers[0], numbers[0] + 4))  # one producer: no repeats
+
+
+async def test_the_stream_waits_for_clients_of_its_own_process(redis_server: RedisServer) -> None:
+    shared = ("--redis-url", redis_server.url)
+    producer = ("--notify-interval", "0.05", "--notify-after-clients", "2")
+    with running_server(*shared, *producer) as streaming, running_server(*shared) as other:
+        elsewhere = await connect(other.ws_url)  # counts on its own process, not the producer's
+        first = await connect(streaming.ws_url)
+        for ws in (elsewhere, first):
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(ws.recv(), 0.3)
+        second = await connect(streaming.ws_url)
+        for ws in (elsewhere, first, second):
+            received = [await asyncio.wait_for(ws.recv(), TIMEOUT) for _ in range(2)]
+            assert received == ["notify 1", "notify 2"]
+            await ws.close()
+
+
+async def test_with_workers_the_first_worker_waits_for_its_own_clients(
+    redis_server: RedisServer,
+) -> None:
+    shared = ("--workers", "2", "--redis-url", redis_server.url)
+    producer = ("--notify-interval", "0.05", "--notify-after-clients", "1")
+    with running_server(*shared, *producer) as server:
+        for _ in range(100):
+            if server.log().count("started websocket server") == 2:
+                break
+            await asyncio.sleep(0.05)
+        # The kernel spreads connections over the workers: those on the second worker do not
+        # start the stream, the first on the first worker does, and all of them see it whole.
+        clients: list[ClientConnection] = []
+        first_messages: list[str] = []
+        while not first_messages and len(clients) < 40:
+            clients.append(await connect(server.ws_url))
+            with contextlib.suppress(asyncio.TimeoutError):
+                first_messages.append(str(await asyncio.wait_for(clients[-1].recv(), 0.3)))
+        assert first_messages == ["notify 1"]
+        for ws in clients[:-1]:
+            assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "notify 1"
+        for ws in clients:
+            await ws.close()
+        log = server.log()
+    assert log.count("streaming example: waiting for clients") == 1  # the first worker only

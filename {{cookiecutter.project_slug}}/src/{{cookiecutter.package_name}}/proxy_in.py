@@ -33,10 +33,10 @@ from .protocol import (
 )
 from .sessions import SESSION_COOKIE, Session, session_cookie
 from .settings import Settings
-from .state import LIFECYCLE, LOGIC, PROXY_OUT, SESSIONS, SETTINGS, TRUSTED_PROXIES
+from .state import AUDIENCE, LIFECYCLE, LOGIC, PROXY_OUT, SESSIONS, SETTINGS, TRUSTED_PROXIES
 {%- else %}
 from .settings import Settings
-from .state import LIFECYCLE, LOGIC, PROXY_OUT, SETTINGS, TRUSTED_PROXIES
+from .state import AUDIENCE, LIFECYCLE, LOGIC, PROXY_OUT, SETTINGS, TRUSTED_PROXIES
 {%- endif %}
 
 __all__ = ["handle_websocket"]
@@ -55,6 +55,13 @@ def _check_capacity(request: web.Request) -> None:
         raise web.HTTPServiceUnavailable(text="server is shutting down")
     if request.app[PROXY_OUT].connection_count >= request.app[SETTINGS].max_connections:
         raise web.HTTPServiceUnavailable(text="too many connections")
+
+
+def _count_audience(request: web.Request) -> None:
+    """Tell the streaming example, while it waits for its audience, that one more client is in."""
+    audience = request.app[AUDIENCE]
+    if audience.waiting:
+        audience.connected(request.app[PROXY_OUT].connection_count)
 
 
 def _open_websocket(settings: Settings) -> web.WebSocketResponse:
@@ -103,6 +110,7 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
 {%- else %}
         _welcome(request, connection, session, minted)
 {%- endif %}
+    _count_audience(request)
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("open %s", _describe(request, connection, session))
     logic = request.app[LOGIC]
@@ -193,6 +201,7 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
 
     connection = Connection(request, ws, settings.send_queue_bytes)
     out.add(connection)
+    _count_audience(request)
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("open %s", _describe(request, connection))
     logic = request.app[LOGIC]

@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "{{ cookiecutter.package_name }}:"
 READ_BLOCK_MS = 1_000
+POOL_SIZE = 64  # connections to Redis for claims, resumes and the log reader
+POOL_WAIT = 5.0  # seconds a request may wait for one of them
 RETRY_FIRST, RETRY_CAP = 0.1, 5.0  # seconds between reconnect attempts, doubling, with jitter
 
 # Number the message and append it to the log, atomically: the order is the same for everyone.
@@ -86,8 +88,13 @@ class RedisProxyOut(LocalProxyOut):
         super().__init__(sessions)
         self._settings = settings
         self._url = _redacted(settings.redis_url)
-        self._redis = redis.Redis.from_url(
+        # Handshakes that arrive together (a reconnect storm) claim their sessions and read
+        # their replays at once: they wait for a free connection rather than fail as if
+        # Redis were gone.
+        pool = redis.BlockingConnectionPool.from_url(
             settings.redis_url,
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT,
             socket_connect_timeout=2,
             socket_timeout=READ_BLOCK_MS / 1000 + 2,
             decode_responses=True,
@@ -95,6 +102,7 @@ class RedisProxyOut(LocalProxyOut):
             # longer would stall senders during an outage instead of falling back at once.
             retry=Retry(NoBackoff(), retries=1),
         )
+        self._redis: redis.Redis = redis.Redis.from_pool(pool)
         # Appending is not idempotent: a retried script could log a message twice, so it goes
         # through a client that never retries (its pool is emptied after an outage instead).
         self._appender = redis.Redis.from_url(

@@ -26,9 +26,28 @@ from .sessions import SessionRegistry
 {%- endif %}
 from .settings import Settings
 {%- if cookiecutter.multi_session %}
-from .state import LIFECYCLE, LOGIC, PROXY_OUT, SESSIONS, SETTINGS, TRUSTED_PROXIES, Lifecycle
+from .state import (
+    AUDIENCE,
+    LIFECYCLE,
+    LOGIC,
+    PROXY_OUT,
+    SESSIONS,
+    SETTINGS,
+    TRUSTED_PROXIES,
+    Audience,
+    Lifecycle,
+)
 {%- else %}
-from .state import LIFECYCLE, LOGIC, PROXY_OUT, SETTINGS, TRUSTED_PROXIES, Lifecycle
+from .state import (
+    AUDIENCE,
+    LIFECYCLE,
+    LOGIC,
+    PROXY_OUT,
+    SETTINGS,
+    TRUSTED_PROXIES,
+    Audience,
+    Lifecycle,
+)
 {%- endif %}
 
 __all__ = ["STATIC_DIR", "create_app", "drain"]
@@ -42,6 +61,9 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[LIFECYCLE] = Lifecycle()
     app[TRUSTED_PROXIES] = TrustedProxies(settings.trusted_proxies)
+    # Only a streaming example that runs waits for its audience; else connects need not count.
+    streaming = settings.notify_interval > 0
+    app[AUDIENCE] = Audience(settings.notify_after_clients if streaming else 0)
 {%- if cookiecutter.multi_session %}
     # The registry calls on_expire only once the app runs, after `logic` below is bound.
     app[SESSIONS] = sessions = SessionRegistry(

@@ -156,12 +156,23 @@ class Settings:
         "127.0.0.1", "interface to listen on; 0.0.0.0 for every one (containers, remote boxes)"
     )
     port: int = _setting({{ cookiecutter.port }}, "TCP port to listen on", integer(1, 65535))
+    backlog: int = _setting(
+        2048,
+        "connections the kernel holds for the server until it accepts them (the listen backlog,"
+        " capped by net.core.somaxconn); when it is full, a connect waits for a SYN resend (1 s)",
+        integer(1),
+    )
     notify_interval: float = _setting(
         0.0, "seconds between the streaming example's 'notify' broadcasts; 0 turns it off"
     )
     notify_count: int = _setting(0, "stop the streaming example after this many; 0: never")
     notify_size: int = _setting(
         0, "pad each 'notify' message to this many characters (payload size for load tests)"
+    )
+    notify_after_clients: int = _setting(
+        0,
+        "the streaming example waits until this many websocket clients are connected to this"
+        " process before its first message; 0: it starts at once",
     )
 {%- if cookiecutter.multi_session %}
     session_grace: float = _setting(
