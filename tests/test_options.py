@@ -19,13 +19,13 @@ ALWAYS = (
     ".gitignore",
     ".pre-commit-config.yaml",
     "README.md",
+    "benchmarks/bench.py",
     "pyproject.toml",
     "scripts/python",
     "scripts/run",
     "scripts/test",
     "src/{package}/__init__.py",
     "src/{package}/__main__.py",
-    "src/{package}/bench.py",
     "src/{package}/connection.py",
     "src/{package}/frames.py",
     "src/{package}/limits.py",
@@ -103,6 +103,17 @@ def test_every_project_has_the_promised_layout(baked: BakeVariant, variant: Vari
     project = baked(variant)
     missing = [name for name in ALWAYS if not project.has_file(name)]
     assert missing == []
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=str)
+def test_the_benchmark_is_outside_the_package_and_still_checked(
+    baked: BakeVariant, variant: Variant
+) -> None:
+    project = baked(variant)
+    assert [name for name in project.files if name.startswith("src/") and "bench" in name] == []
+    tools = project.toml("pyproject.toml")["tool"]
+    assert "benchmarks" in tools["mypy"]["files"]
+    assert "benchmarks" in tools["ruff"]["src"]
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=str)

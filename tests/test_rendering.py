@@ -20,6 +20,10 @@ from .variants import AWKWARD_TEXT, COMBINATIONS, DEFAULT, INJECTION, VARIANTS, 
 UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#|#\}|cookiecutter\.")
 # .cookiecutter.json is named after cookiecutter on purpose.
 UNRENDERED_EXEMPT = re.compile(r"(?<![\w/])\.cookiecutter\.json")
+# The template's own development stays in this repository (docs/performance.md): a rendered
+# project never says "seed" (our name for the project it was ported from), a date or
+# "shared machine" (the notes of a measurement), in its code, tests or documentation.
+LAB_NOTES = re.compile(r"\bseeds?\b|\b20[0-9]{2}-[0-9]{2}-[0-9]{2}\b|shared machine", re.IGNORECASE)
 
 
 class _TitleParser(HTMLParser):
@@ -97,6 +101,19 @@ def test_no_path_of_the_rendering_machine_is_recorded(baked: BakeVariant, varian
         for path in paths
         if path in (project.path / name).read_text(encoding="utf-8")
     )
+    assert found == []
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=str)
+def test_no_notes_of_the_templates_development_are_rendered(
+    baked: BakeVariant, variant: Variant
+) -> None:
+    project = baked(variant)
+    found = [
+        f"{name}: {match.group()!r}"
+        for name in sorted(project.files)
+        for match in LAB_NOTES.finditer((project.path / name).read_text(encoding="utf-8"))
+    ]
     assert found == []
 
 

@@ -4,8 +4,8 @@ The promise: after any sequence of abrupt cuts and resumes, a client's
 numbered messages each arrive once, in order, and a ``gap`` names only numbers
 that never arrive. :class:`ResumingClient` keeps everything it was sent, so a
 test can check exactly that (:meth:`ResumingClient.assert_exactly_once`).
-:class:`CutPlan` draws where to cut from a seed that every failure prints:
-``STRESS_SEED=<seed>`` replays the same run.
+:class:`CutPlan` draws where to cut from a number that every failure prints:
+``STRESS_PLAN=<number>`` replays the same run.
 """
 
 from __future__ import annotations
@@ -34,23 +34,23 @@ READ_TIMEOUT = 10.0
 
 @dataclass(frozen=True)
 class CutPlan:
-    """Where a run cuts its client, drawn from ``seed``: after how many messages, then how long
-    it waits before it reconnects (0: at once)."""
+    """Where a run cuts its client, drawn from ``number``: after how many messages, then how
+    long it waits before it reconnects (0: at once)."""
 
-    seed: int
+    number: int
     cuts: list[tuple[int, float]]
 
     @classmethod
     def draw(cls, stream_length: int, cuts: int, max_pause: float) -> CutPlan:
         """``cuts`` points of a ``stream_length`` stream; every other resume waits a little."""
-        seed = int(os.environ.get("STRESS_SEED") or random.randrange(1 << 32))
-        rng = random.Random(seed)
+        number = int(os.environ.get("STRESS_PLAN") or random.randrange(1 << 32))
+        rng = random.Random(number)
         points = sorted(rng.sample(range(1, stream_length), cuts))
         pauses = [0.0 if index % 2 == 0 else rng.uniform(0.01, max_pause) for index in range(cuts)]
-        return cls(seed, list(zip(points, pauses, strict=True)))
+        return cls(number, list(zip(points, pauses, strict=True)))
 
     def __str__(self) -> str:
-        return f"STRESS_SEED={self.seed}"
+        return f"STRESS_PLAN={self.number}"
 
 
 @dataclass
@@ -117,7 +117,7 @@ class ResumingClient:
 
     def assert_exactly_once(self, expected: list[str], context: object) -> None:
         """Each numbered message came once, in order, ``expected`` is what came, and no gap
-        named a number that did arrive. ``context`` (the seed) goes into every failure."""
+        named a number that did arrive. ``context`` (the plan) goes into every failure."""
         seqs = [seq for seq, _ in self.messages]
         twice = sorted(seq for seq, times in Counter(seqs).items() if times > 1)
         assert not twice, f"{context}: delivered twice: {twice[:10]}"

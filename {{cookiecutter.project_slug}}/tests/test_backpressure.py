@@ -29,16 +29,16 @@ from {{ cookiecutter.package_name }}.state import PROXY_OUT
 from .running_server import ServerProcess, running_server
 
 MESSAGES = 50_000
-# Every message costs the server a writer wake-up and a send() per connection, some 25 us each on
-# a 2-core machine: with 100 healthy clients this test takes 70-130 s.
+# Every message costs the server a writer wake-up and a send() per connection: with 100 healthy
+# clients this is one of the slowest tests.
 HEALTHY_CLIENTS = 100
 SEND_QUEUE_BYTES = 64 * 1024  # the default 1 MiB would outlast the whole 0.7 MB stream
 SLOW_RECEIVE_BUFFER = 4096
 # The slow client connects first and counts too: the stream starts as the last healthy one joins.
 AUDIENCE = HEALTHY_CLIENTS + 1
 # How much the server's RSS may grow over its RSS once it listens. Measured with 100 healthy
-# clients on uvloop: up to 38 MiB (with resume, a replay buffer of up to 1,000 messages per
-# client); one copy of the stream kept per client would be about 300 MiB. (The slow
+# clients, the growth stays well below this (with resume, a replay buffer of up to 1,000 messages
+# per client); one copy of the stream kept per client would be about 300 MiB. (The slow
 # client's backlog alone, kept whole, would be only 2-4 MiB: the drop, not this bound, proves
 # that its queue is limited.)
 RSS_GROWTH_LIMIT_KIB = 64 * 1024

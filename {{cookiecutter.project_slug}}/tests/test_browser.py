@@ -1,4 +1,4 @@
-"""The page in a real Chromium: the seed's exchange, and reconnecting by itself.
+"""The page in a real Chromium: the ping/pong exchange, and reconnecting by itself.
 
 The browser is the one named by ``$CHROMIUM``, else a system one on ``PATH``,
 else Playwright's own Chromium (``python -m playwright install chromium``, which

@@ -18,7 +18,7 @@ from .running_server import ServerProcess, running_server
 
 
 @pytest.mark.parametrize("path", ["/ws", "/"])
-async def test_seed_exchange(server: ServerProcess, path: str) -> None:
+async def test_ping_pong_exchange(server: ServerProcess, path: str) -> None:
     async with connect(f"ws://127.0.0.1:{server.port}{path}") as ws:
         await ws.send("ping")
         assert await asyncio.wait_for(ws.recv(), 5) == "pong"

@@ -1,4 +1,4 @@
-"""The application in-process: the page, its script, and the seed's exchange on both paths."""
+"""The application in-process: the page, its script, and the ping/pong exchange on both paths."""
 
 from __future__ import annotations
 

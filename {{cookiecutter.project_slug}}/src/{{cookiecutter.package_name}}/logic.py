@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 class Logic:
-    """The seed's ping/pong service: ``ping`` gets ``pong``, anything else gets ``ok``."""
+    """The example service: ``ping`` gets ``pong``, anything else gets ``ok``."""
 
     def __init__(self, out: ProxyOut) -> None:
         self.out = out

@@ -2,7 +2,7 @@
 
 A client that asks for :data:`SUBPROTOCOL` gets every frame wrapped in a JSON
 object, numbered per session so that it can resume without loss; a client
-that does not (``websocat``, the seed's page, a script) keeps the plain-text
+that does not (``websocat``, a script, a page of your own) keeps the plain-text
 exchange: ``ping`` -> ``pong``. The generated README documents each frame.
 """
 

@@ -158,12 +158,11 @@ def _warm_allocator() -> None:
     """Let glibc serve asyncio's 256 KiB socket reads from its heap from the first read on.
 
     glibc maps any allocation of 128 KiB or more with mmap until a mapped block
-    is freed, which raises that threshold to the block's size. Until then each
-    read asyncio makes costs an mmap, an mremap and an munmap, and a server runs
-    about half as fast (a minimal aiohttp server does, until its first client's
-    EOF). Whether start-up happens to free such a block depends on what it
-    imports; freeing one 1 MiB block here makes it certain. Elsewhere it is
-    just one allocation. (uvloop reads into a buffer of its own.)
+    is freed, which raises that threshold to the block's size; until then each
+    read asyncio makes costs an mmap, an mremap and an munmap. Whether start-up
+    happens to free such a block depends on what it imports; freeing one 1 MiB
+    block here makes it certain. Elsewhere it is just one allocation. (uvloop
+    reads into a buffer of its own.)
     """
     bytes(1 << 20)
 

@@ -1,7 +1,7 @@
 """The web application: the page at ``/``, its script under ``/scripts/``, the websocket at ``/ws``.
 
-An upgrade request on ``/`` is served as a websocket too, as the seed's
-clients connect there. ``/healthz`` says the process is alive, ``/readyz``
+An upgrade request on ``/`` is served as a websocket too, so that a client
+given the bare address (``ws://host:port/``) connects as well. ``/healthz`` says the process is alive, ``/readyz``
 whether it takes new connections (not while draining at shutdown).
 """
 

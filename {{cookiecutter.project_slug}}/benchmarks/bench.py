@@ -1,17 +1,19 @@
-"""Benchmark the server as ws-boilerplate's side-by-side harness does, with a websockets client.
+"""Benchmark this project's server with a websockets client.
 
-    python -m {{ cookiecutter.package_name }}.bench                  # starts the server itself
-    python -m {{ cookiecutter.package_name }}.bench --url ws://127.0.0.1:{{ cookiecutter.port }}/ws --pid 1234
+    python benchmarks/bench.py                  # starts the server itself
+    python benchmarks/bench.py --url ws://127.0.0.1:{{ cookiecutter.port }}/ws --pid 1234
 
-It prints round trips per second with p50/p99 latency (closed loop, ``ping`` ->
-``pong``{% if cookiecutter.multi_session %}; as plain text, and as the page speaks: JSON frames, numbered and kept
-for replay{% endif %}), fan-out deliveries per second (the streaming example at a 2 ms
+Run it with the project and its ``dev`` extra installed (``./scripts/test``
+installs both; then ``scripts/python benchmarks/bench.py``). It prints round
+trips per second with p50/p99 latency (closed loop, ``ping`` -> ``pong``{% if cookiecutter.multi_session %}; as
+plain text, and as the page speaks: JSON frames, numbered and kept for
+replay{% endif %}), fan-out deliveries per second (the streaming example at a 2 ms
 interval, 100-byte messages), connects per second (open, one round trip,
-close) and memory per idle connection. A server it starts runs with every
-feature on and the per-connection rate limit lifted (``--rate-limit 0``): a
-closed loop sends thousands of messages a second on one connection. The client
-is Python too, so the figures are a floor; the template's ``scripts/bench``
-measures with a faster client next to the seed's Node server.
+close) and memory per idle connection (Linux: read from ``/proc``). A server it
+starts runs with every feature on and the per-connection rate limit lifted
+(``--rate-limit 0``): a closed loop sends thousands of messages a second on one
+connection. The client is Python too, so it may saturate before the server
+does: the figures are a floor.
 """
 
 from __future__ import annotations
@@ -34,14 +36,14 @@ from websockets.asyncio.client import ClientConnection, connect
 {%- if cookiecutter.multi_session %}
 from websockets.typing import Subprotocol
 
-from .protocol import SUBPROTOCOL
+from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
 {%- endif %}
 
 __all__ = ["main"]
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 STARTUP_TIMEOUT = 10.0
-FANOUT_INTERVAL = 0.002  # seconds between broadcasts, as in the harness
+FANOUT_INTERVAL = 0.002  # seconds between broadcasts
 FANOUT_SIZE = 100  # bytes per broadcast message
 
 
@@ -188,7 +190,7 @@ def _read(log: IO[bytes]) -> bytes:
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m {{ cookiecutter.package_name }}.bench",
+        prog="python benchmarks/bench.py",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
