@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 STARTUP_TIMEOUT = 10.0
@@ -25,13 +27,34 @@ def free_port() -> int:
         return port
 
 
+class ServerLog:
+    """A file the server logs to and tests read whole, neither moving the other's position.
+
+    The server appends (``O_APPEND``: each write lands at the end, wherever a
+    reader is); each read opens the file anew.
+    """
+
+    def __init__(self) -> None:
+        descriptor, name = tempfile.mkstemp(prefix="server-", suffix=".log")
+        os.close(descriptor)
+        self.path = Path(name)
+        self.writer: IO[bytes] = self.path.open("ab")
+
+    def read(self) -> str:
+        return self.path.read_bytes().decode(errors="replace")
+
+    def close(self) -> None:
+        self.writer.close()
+        self.path.unlink(missing_ok=True)
+
+
 @dataclass
 class ServerProcess:
     """The server running as ``python -m {{ cookiecutter.package_name }}``, as a user starts it."""
 
     process: subprocess.Popen[bytes]
     port: int
-    log_file: IO[bytes]
+    server_log: ServerLog
     args: tuple[str, ...] = ()
 
     @property
@@ -44,8 +67,7 @@ class ServerProcess:
 
     def log(self) -> str:
         """Everything the server has logged so far."""
-        self.log_file.seek(0)
-        return self.log_file.read().decode()
+        return self.server_log.read()
 
     def stop(self, signum: int = signal.SIGTERM) -> int:
         """Signal the server (unless it has exited), wait for it to exit; return its exit code."""
@@ -61,7 +83,7 @@ class ServerProcess:
     def start_again(self) -> None:
         """Start the stopped server again, on the same port, with the same arguments and log."""
         started_before = self.log().count(LISTENING)
-        self.process = _spawn(self.port, self.args, self.log_file)
+        self.process = _spawn(self.port, self.args, self.server_log)
         self._wait_until_listening(started_before)
 
     def _wait_until_listening(self, started_before: int = 0) -> None:
@@ -94,21 +116,21 @@ def running_server(*args: str, port: int | None = None) -> Iterator[ServerProces
         yield server
     finally:
         server.stop()
-        server.log_file.close()
+        server.server_log.close()
 
 
 def _start(port: int, *args: str) -> ServerProcess:
     """Start the server on 127.0.0.1:``port`` and wait until it logs that it listens."""
-    log_file = tempfile.TemporaryFile()  # noqa: SIM115  # closed by running_server()
-    server = ServerProcess(_spawn(port, args, log_file), port, log_file, args)
+    server_log = ServerLog()  # closed by running_server()
+    server = ServerProcess(_spawn(port, args, server_log), port, server_log, args)
     server._wait_until_listening()
     return server
 
 
-def _spawn(port: int, args: tuple[str, ...], log_file: IO[bytes]) -> subprocess.Popen[bytes]:
+def _spawn(port: int, args: tuple[str, ...], server_log: ServerLog) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}"]
     return subprocess.Popen(
         [*command, "--host", "127.0.0.1", "--port", str(port), *args],
-        stdout=log_file,
-        stderr=log_file,
+        stdout=server_log.writer,
+        stderr=server_log.writer,
     )

@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +27,7 @@ from {{ cookiecutter.package_name }}.__main__ import main
 from {{ cookiecutter.package_name }}.reload import INSTALL_HINT
 from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, parse_settings
 
-from .running_server import STARTUP_TIMEOUT, ServerProcess, free_port
+from .running_server import STARTUP_TIMEOUT, ServerLog, ServerProcess, free_port
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 RESTART_TIMEOUT = 5.0  # from the edit to the new server listening; well under a second when idle
@@ -66,16 +65,17 @@ def reloading_server(root: Path) -> Iterator[tuple[ServerProcess, Path]]:
     shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
     python_path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
     port = free_port()
-    with tempfile.TemporaryFile() as log_file:
+    server_log = ServerLog()
+    try:
         command = [sys.executable, "-m", PACKAGE, "--host", "127.0.0.1", "--port", str(port)]
         process = subprocess.Popen(
             [*command, "--reload"],
             cwd=root,
             env=os.environ | {"PYTHONPATH": python_path},
-            stdout=log_file,
+            stdout=server_log.writer,
             stderr=subprocess.STDOUT,
         )
-        server = ServerProcess(process, port, log_file)
+        server = ServerProcess(process, port, server_log)
         try:
             deadline = time.monotonic() + STARTUP_TIMEOUT
             while not started_pids(server):
@@ -85,6 +85,8 @@ def reloading_server(root: Path) -> Iterator[tuple[ServerProcess, Path]]:
             yield server, copy / "logic.py"
         finally:
             server.stop()
+    finally:
+        server_log.close()
 
 
 async def exchange(url: str, text: str) -> str | bytes:
