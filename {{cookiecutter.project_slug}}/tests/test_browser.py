@@ -1,4 +1,4 @@
-"""The page in a real Chromium: the seed's exchange, its layout and controls, reconnecting.
+"""The page in a real Chromium: its exchange with the server, layout, controls, reconnecting.
 
 The browser is the one named by ``$CHROMIUM``, else a system one on ``PATH``,
 else Playwright's own Chromium (``python -m playwright install chromium``, which
