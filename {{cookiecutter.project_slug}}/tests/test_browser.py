@@ -1,4 +1,4 @@
-"""The page in a real Chromium: the ping/pong exchange, and reconnecting by itself.
+"""The page in a real Chromium: its exchange with the server, layout, controls, reconnecting.
 
 The browser is the one named by ``$CHROMIUM``, else a system one on ``PATH``,
 else Playwright's own Chromium (``python -m playwright install chromium``, which
@@ -18,18 +18,34 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Response,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
 from .running_server import ServerProcess, free_port, running_server
 from .test_reload import reloading_server
 
 RECONNECT_TIMEOUT_MS = 20_000  # the backoff reaches 8 s after five failed attempts
+BUTTONS = ("#connect", "#disconnect", "#sendMessage")
+PHONE = ViewportSize(width=360, height=740)  # a small phone's screen, in CSS pixels
+# An access-log line for a request the server answered with an error: '"GET /x HTTP/1.1" 404'.
+ERROR_RESPONSE = re.compile(r'"[A-Z]+ (\S+) HTTP/[\d.]+" [45]\d\d ')
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome")
 HEADLESS_ARGS = ["--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
 
 def ending_with(text: str) -> re.Pattern[str]:
     return re.compile(re.escape(text) + "$")  # evaluated as a JavaScript RegExp
+
+
+def exactly(text: str) -> re.Pattern[str]:
+    return re.compile("^" + re.escape(text) + "$")  # a pattern: compared as is, spaces and all
 
 
 def find_system_chromium() -> str | None:
@@ -67,27 +83,129 @@ def test_page_exchanges_messages_with_the_server(server: ServerProcess, page: Pa
     output = page.locator("#output")
     page.goto(server.http_url + "/")
 
-    page.click("#sendMessage")
-    expect(output).to_have_value("Not Connected!\n\n")
+    expect(page.locator("#sendMessage")).to_be_disabled()  # nothing to send it on
+    page.press("#message", "Enter")
+    expect(output).to_have_text(exactly("Not Connected!\n\n"))
 
     page.click("#connect")
     connected = f"Not Connected!\n\nConnecting to: {server.ws_url}\n\nConnected!\n\n"
-    expect(output).to_have_value(connected)
+    expect(output).to_have_text(exactly(connected))
 {%- if cookiecutter.multi_session %}
     expect(page.locator("#session")).to_have_text("new")
 {%- endif %}
 
     page.click("#sendMessage")  # empty input sends "ping"
-    expect(output).to_have_value(ending_with("==> ping\n\n<== pong\n\n"))
+    expect(output).to_have_text(ending_with("==> ping\n\n<== pong\n\n"))
 
     page.fill("#message", "hello world")
     page.press("#message", "Enter")
-    expect(output).to_have_value(ending_with("==> hello world\n\n<== ok\n\n"))
+    expect(output).to_have_text(ending_with("==> hello world\n\n<== ok\n\n"))
 
     page.click("#disconnect")
-    expect(output).to_have_value(ending_with("<== ok\n\nDisconnected!\n\n"))
+    expect(output).to_have_text(ending_with("<== ok\n\nDisconnected!\n\n"))
+    expect(page.locator("#disconnect")).to_be_disabled()  # already disconnected
+
+
+def expect_enabled(page: Page, *, connect: bool, disconnect: bool, send: bool) -> None:
+    for button, enabled in zip(BUTTONS, (connect, disconnect, send), strict=True):
+        if enabled:
+            expect(page.locator(button)).to_be_enabled()
+        else:
+            expect(page.locator(button)).to_be_disabled()
+
+
+def test_buttons_are_enabled_only_when_they_can_act(page: Page) -> None:
+    port = free_port()
+    state = page.locator("#state")
+    with running_server(port=port) as server:
+        page.goto(server.http_url + "/")
+        expect_enabled(page, connect=True, disconnect=False, send=False)
+        page.click("#connect")
+        expect(state).to_have_text("connected")
+        expect_enabled(page, connect=False, disconnect=True, send=True)
+    expect(state).to_have_text(re.compile("^reconnecting"))
+    expect_enabled(page, connect=False, disconnect=True, send=False)
     page.click("#disconnect")
-    expect(output).to_have_value(ending_with("Disconnected!\n\nNot Connected!\n\n"))
+    expect(state).to_have_text("disconnected")
+    expect_enabled(page, connect=True, disconnect=False, send=False)
+
+
+def test_the_input_is_cleared_after_sending(server: ServerProcess, page: Page) -> None:
+    connect_page(page, server)
+    page.fill("#message", "hello world")
+    page.click("#sendMessage")
+    expect(page.locator("#output")).to_have_text(ending_with("==> hello world\n\n<== ok\n\n"))
+    expect(page.locator("#message")).to_have_value("")
+
+
+def test_the_input_and_the_log_are_named_for_screen_readers(
+    server: ServerProcess, page: Page
+) -> None:
+    page.goto(server.http_url + "/")
+    expect(page.get_by_label("Message")).to_have_id("message")
+    log = page.get_by_role("log", name="Log")
+    expect(log).to_have_id("output")
+    expect(log).to_have_attribute("aria-live", "polite")  # read out as lines arrive
+    page.click("#connect")
+    expect(log).to_have_text(ending_with("Connected!\n\n"))
+
+
+def test_page_fits_a_360_px_wide_screen(server: ServerProcess, browser: Browser) -> None:
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        connect_page(page, server)
+        page.click("#sendMessage")
+        page.fill("#message", "a-long-word-that-does-not-fit-on-one-line-of-a-small-screen" * 2)
+        page.press("#message", "Enter")
+        expect(page.locator("#output")).to_have_text(ending_with("<== ok\n\n"))
+        page.click("#disconnect")
+        expect(page.locator("#state")).to_have_text("disconnected")
+
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        output = page.locator("#output")
+        assert output.evaluate("log => log.scrollWidth <= log.clientWidth")  # lines wrap
+        for selector in (*BUTTONS, "#state", "#message", "#output"):
+            box = page.locator(selector).bounding_box()
+            assert box is not None, selector
+            assert box["x"] >= 0, (selector, box)
+            assert box["x"] + box["width"] <= PHONE["width"], (selector, box)
+            assert box["y"] + box["height"] <= PHONE["height"], (selector, box)
+    finally:
+        context.close()
+
+
+def record_problems(page: Page) -> list[str]:
+    """Console errors, uncaught exceptions, failed requests and error responses, from now on."""
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(f"console error: {message.text}")
+
+    def on_response(response: Response) -> None:
+        if response.status >= 400:
+            problems.append(f"{response.status}: {response.url}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
+    page.on("response", on_response)
+    return problems
+
+
+def test_page_loads_and_talks_without_errors(server: ServerProcess, page: Page) -> None:
+    problems = record_problems(page)
+    connect_page(page, server)
+    page.click("#sendMessage")
+    expect(page.locator("#output")).to_have_text(ending_with("<== pong\n\n"))
+    page.click("#disconnect")
+    expect(page.locator("#output")).to_have_text(ending_with("Disconnected!\n\n"))
+    page.reload()  # and once more, as a returning visitor
+    expect(page.locator("#state")).to_have_text("disconnected")
+    assert problems == []
+    # The browser's own requests (such as /favicon.ico) are not the page's: the access log has them.
+    assert ERROR_RESPONSE.findall(server.log()) == []
 
 
 def connect_page(page: Page, server: ServerProcess) -> None:
@@ -102,18 +220,18 @@ def test_page_reconnects_by_itself_when_the_server_restarts(page: Page) -> None:
     output = page.locator("#output")
     with running_server(port=port) as first:
         connect_page(page, first)
-    expect(output).to_have_value(re.compile(r"Disconnected! \(1001 server shutdown\)"))
+    expect(output).to_have_text(re.compile(r"Disconnected! \(1001 server shutdown\)"))
     expect(state).to_have_text(re.compile(r"^reconnecting in \d+\.\d s$"))
 
     with running_server(port=port):
         expect(state).to_have_text("connected", timeout=RECONNECT_TIMEOUT_MS)
 {%- if cookiecutter.multi_session %}
         # The new process never knew the old session: the page is told, then carries on.
-        expect(output).to_have_value(re.compile(r"Could not resume \(session expired\)"))
+        expect(output).to_have_text(re.compile(r"Could not resume \(session expired\)"))
         expect(page.locator("#session")).to_have_text("new")
 {%- endif %}
         page.click("#sendMessage")
-        expect(output).to_have_value(ending_with("==> ping\n\n<== pong\n\n"))
+        expect(output).to_have_text(ending_with("==> ping\n\n<== pong\n\n"))
 
 
 def test_page_reconnects_by_itself_after_an_edit_reloads_the_server(
@@ -124,14 +242,35 @@ def test_page_reconnects_by_itself_after_an_edit_reloads_the_server(
     with reloading_server(tmp_path) as (server, logic):
         connect_page(page, server)
         logic.write_text(logic.read_text().replace('else "ok"', 'else "edited"'))
-        expect(output).to_have_value(re.compile(r"Disconnected! \(1001 server shutdown\)"))
+        expect(output).to_have_text(re.compile(r"Disconnected! \(1001 server shutdown\)"))
         expect(state).to_have_text("connected", timeout=RECONNECT_TIMEOUT_MS)
 {%- if cookiecutter.multi_session %}
-        expect(output).to_have_value(re.compile(r"Could not resume \(session expired\)"))
+        expect(output).to_have_text(re.compile(r"Could not resume \(session expired\)"))
 {%- endif %}
         page.fill("#message", "hello")
         page.press("#message", "Enter")
-        expect(output).to_have_value(ending_with("==> hello\n\n<== edited\n\n"))
+        expect(output).to_have_text(ending_with("==> hello\n\n<== edited\n\n"))
+
+
+def seconds_left(state: str) -> float:
+    countdown = re.fullmatch(r"reconnecting in (\d+\.\d) s", state)
+    assert countdown is not None, state
+    return float(countdown.group(1))
+
+
+def test_the_reconnect_countdown_counts_down(page: Page) -> None:
+    page.add_init_script("Math.random = () => 0.999;")  # each wait is its step's longest
+    port = free_port()
+    state = page.locator("#state")
+    with running_server(port=port) as server:
+        connect_page(page, server)
+    # The waits are 0.5 s, 1 s, 2 s, 4 s, ...: catch one with at least a second to go.
+    expect(state).to_have_text(re.compile(r"^reconnecting in [1-9]\d*\.\d s$"), timeout=10_000)
+    first = seconds_left(state.inner_text())
+    page.wait_for_timeout(300)
+    second = seconds_left(state.inner_text())
+    assert 0 < second < first
+    page.click("#disconnect")
 
 
 def test_disconnect_stops_reconnecting(page: Page) -> None:
@@ -143,11 +282,11 @@ def test_disconnect_stops_reconnecting(page: Page) -> None:
     page.click("#disconnect")
     expect(page.locator("#state")).to_have_text("disconnected")
     # Waiting out the backoff, or in the middle of an attempt that then fails.
-    expect(output).to_have_value(re.compile(r"(Stopped reconnecting\.|Disconnected!)\n\n$"))
-    log_when_stopped = output.input_value()
+    expect(output).to_have_text(re.compile(r"(Stopped reconnecting\.|Disconnected!)\n\n$"))
+    log_when_stopped = output.inner_text()
     with running_server(port=port):
         page.wait_for_timeout(1_500)  # longer than the first backoff steps
-    assert output.input_value() == log_when_stopped
+    assert output.inner_text() == log_when_stopped
 
 
 def test_policy_violation_is_not_retried(page: Page) -> None:
@@ -156,8 +295,8 @@ def test_policy_violation_is_not_retried(page: Page) -> None:
         page.click("#sendMessage")
         page.click("#sendMessage")  # over the rate limit: closed with 1008
         output = page.locator("#output")
-        expect(output).to_have_value(re.compile(r"Disconnected! \(1008 rate limit exceeded\)"))
-        expect(output).to_have_value(ending_with("the server refused this client.\n\n"))
+        expect(output).to_have_text(re.compile(r"Disconnected! \(1008 rate limit exceeded\)"))
+        expect(output).to_have_text(ending_with("the server refused this client.\n\n"))
         expect(page.locator("#state")).to_have_text("disconnected")
 {%- if cookiecutter.multi_session %}
 
@@ -167,16 +306,30 @@ def test_page_detects_a_silent_server_and_resumes(page: Page) -> None:
     with running_server("--heartbeat", "0.5") as server:
         connect_page(page, server)
         page.click("#sendMessage")
-        expect(output).to_have_value(ending_with("<== pong\n\n"))
+        expect(output).to_have_text(ending_with("<== pong\n\n"))
         server.process.send_signal(signal.SIGSTOP)  # alive for TCP, silent for the page
         try:
-            expect(output).to_have_value(re.compile("Connection lost: the server stopped"))
+            expect(output).to_have_text(re.compile("Connection lost: the server stopped"))
         finally:
             server.process.send_signal(signal.SIGCONT)
         expect(page.locator("#state")).to_have_text("connected", timeout=RECONNECT_TIMEOUT_MS)
         page.fill("#message", "still there?")
         page.press("#message", "Enter")
-        expect(output).to_have_value(ending_with("==> still there?\n\n<== ok\n\n"))
-        assert "Could not resume" not in output.input_value()
-        assert "Missed messages" not in output.input_value()
+        expect(output).to_have_text(ending_with("==> still there?\n\n<== ok\n\n"))
+        assert "Could not resume" not in output.inner_text()
+        assert "Missed messages" not in output.inner_text()
+
+
+def test_a_reply_reaches_every_tab_of_the_session(server: ServerProcess, browser: Browser) -> None:
+    """The logic sends its reply to the session: the other tab shows it without the "==>"."""
+    context = browser.new_context()  # one browser: one cookie, one session
+    try:
+        sender, other = context.new_page(), context.new_page()
+        connect_page(sender, server)
+        connect_page(other, server)
+        sender.click("#sendMessage")
+        expect(sender.locator("#output")).to_have_text(ending_with("==> ping\n\n<== pong\n\n"))
+        expect(other.locator("#output")).to_have_text(ending_with("Connected!\n\n<== pong\n\n"))
+    finally:
+        context.close()
 {%- endif %}

@@ -9,7 +9,11 @@ import sys
 
 import pytest
 
-from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, Settings, parse_settings
+from {{ cookiecutter.package_name }}.settings import (
+    ENV_PREFIX,
+    Settings,
+    parse_settings,
+)
 
 NUMBERS = [field for field in dataclasses.fields(Settings) if type(field.default) in (int, float)]
 # Values that no numeric setting takes: every one is a count, a size or a duration.

@@ -275,7 +275,9 @@ class _Parser(argparse.ArgumentParser):
 def _command_name(argv0: str) -> str:
     """What the user typed to start the server, for the usage line."""
     name = os.path.basename(argv0)
-    return "python -m {{ cookiecutter.package_name }}" if name in ("__main__.py", "") else name
+    if name in ("__main__.py", ""):
+        return "python -m {{ cookiecutter.package_name }}"
+    return name
 
 
 def _build_parser() -> _Parser:

@@ -11,6 +11,7 @@ const SUBPROTOCOL = "{{ cookiecutter.project_slug }}.v1";
 {%- endif %}
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_CAP_MS = 30000;
+const COUNTDOWN_TICK_MS = 100;
 
 // Close codes after which retrying cannot help: policy violation (1008) and the 4xxx
 // range, kept for application refusals such as failed authentication.
@@ -22,6 +23,9 @@ window.addEventListener("load", () => {
     const output = document.getElementById("output");
     const messageEditor = document.getElementById("message");
     const stateLabel = document.getElementById("state");
+    const connectButton = document.getElementById("connect");
+    const disconnectButton = document.getElementById("disconnect");
+    const sendButton = document.getElementById("sendMessage");
 {%- if cookiecutter.multi_session %}
     const sessionLabel = document.getElementById("session");
 {%- endif %}
@@ -29,6 +33,8 @@ window.addEventListener("load", () => {
     let wanted = false;  // the user asked to be connected
     let attempt = 0;  // failed attempts since the last successful open
     let retryTimer = null;
+    let countdownTimer = null;
+    let retryAt = 0;  // when the next attempt starts (Date.now() milliseconds)
 {%- if cookiecutter.multi_session %}
     let lastSeq = null;  // number of the latest session message seen; null before the first welcome
     let heartbeatTimer = null;
@@ -47,18 +53,29 @@ window.addEventListener("load", () => {
     }
 
     function logOutput(value) {
-        output.value += value + "\n\n";  // .value is text, never parsed as HTML
+        output.append(value + "\n\n");  // appended as text, never parsed as HTML
         output.scrollTop = output.scrollHeight;
         console.log(value);
     }
 
+    // Show the state, and enable the buttons that can act in it: Connect once the socket is gone,
+    // Disconnect until the user asked for it, SendMessage while connected.
     function setState(state) {
         stateLabel.textContent = state;
+        connectButton.disabled = wanted || webSocket !== null;
+        disconnectButton.disabled = !wanted;
+        sendButton.disabled = state !== "connected";
+    }
+
+    function stopRetrying() {
+        clearTimeout(retryTimer);
+        clearInterval(countdownTimer);
+        retryTimer = null;
+        countdownTimer = null;
     }
 
     function openWSConnection() {
-        clearTimeout(retryTimer);
-        retryTimer = null;
+        stopRetrying();
         if (webSocket !== null) {
             return;
         }
@@ -110,8 +127,15 @@ window.addEventListener("load", () => {
         const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** attempt);
         const delay = Math.random() * ceiling;  // full jitter: clients do not reconnect in step
         attempt += 1;
-        setState(`reconnecting in ${(delay / 1000).toFixed(1)} s`);
+        retryAt = Date.now() + delay;
+        showCountdown();
         retryTimer = setTimeout(openWSConnection, delay);
+        countdownTimer = setInterval(showCountdown, COUNTDOWN_TICK_MS);
+    }
+
+    function showCountdown() {
+        const left = Math.max(0, retryAt - Date.now());
+        setState(`reconnecting in ${(left / 1000).toFixed(1)} s`);
     }
 {%- if cookiecutter.multi_session %}
 
@@ -188,13 +212,11 @@ window.addEventListener("load", () => {
         wanted = false;
         if (webSocket) {
             webSocket.close();
-        } else if (retryTimer !== null) {
-            clearTimeout(retryTimer);
-            retryTimer = null;
+            setState("disconnecting");
+        } else {  // waiting to reconnect
+            stopRetrying();
             setState("disconnected");
             logOutput("Stopped reconnecting.");
-        } else {
-            logOutput("Not Connected!");
         }
     }
 
@@ -207,6 +229,7 @@ window.addEventListener("load", () => {
 {%- else %}
             webSocket.send(message);
 {%- endif %}
+            messageEditor.value = "";
         } else {
             logOutput("Not Connected!");
         }
@@ -219,9 +242,9 @@ window.addEventListener("load", () => {
         }
     }
 
-    document.getElementById("connect").onclick = onConnectClick;
-    document.getElementById("disconnect").onclick = onDisconnectClick;
-    document.getElementById("sendMessage").onclick = onSendMessageClick;
+    connectButton.onclick = onConnectClick;
+    disconnectButton.onclick = onDisconnectClick;
+    sendButton.onclick = onSendMessageClick;
     messageEditor.addEventListener("keydown", onEditorKeys);
     // Back online: try now rather than wait out the backoff.
     window.addEventListener("online", () => {
