@@ -56,6 +56,7 @@ class ServerProcess:
     port: int
     server_log: ServerLog
     args: tuple[str, ...] = ()
+    logic: str | None = None
 
     @property
     def http_url(self) -> str:
@@ -83,7 +84,7 @@ class ServerProcess:
     def start_again(self) -> None:
         """Start the stopped server again, on the same port, with the same arguments and log."""
         started_before = self.log().count(LISTENING)
-        self.process = _spawn(self.port, self.args, self.server_log)
+        self.process = _spawn(self.port, self.args, self.server_log, self.logic)
         self._wait_until_listening(started_before)
 
     def _wait_until_listening(self, started_before: int = 0) -> None:
@@ -106,12 +107,15 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def running_server(*args: str, port: int | None = None) -> Iterator[ServerProcess]:
+def running_server(
+    *args: str, port: int | None = None, logic: str | None = None
+) -> Iterator[ServerProcess]:
     """Run the server (with extra command-line ``args``) for the ``with`` block, then stop it.
 
-    It listens on ``port``, or on a free port when none is given.
+    It listens on ``port``, or on a free port when none is given, and serves the
+    project's logic, or with ``logic`` the one of that name in ``tests/apps.py``.
     """
-    server = _start(port or free_port(), *args)
+    server = _start(port or free_port(), args, logic)
     try:
         yield server
     finally:
@@ -119,16 +123,21 @@ def running_server(*args: str, port: int | None = None) -> Iterator[ServerProces
         server.server_log.close()
 
 
-def _start(port: int, *args: str) -> ServerProcess:
+def _start(port: int, args: tuple[str, ...], logic: str | None) -> ServerProcess:
     """Start the server on 127.0.0.1:``port`` and wait until it logs that it listens."""
     server_log = ServerLog()  # closed by running_server()
-    server = ServerProcess(_spawn(port, args, server_log), port, server_log, args)
+    server = ServerProcess(_spawn(port, args, server_log, logic), port, server_log, args, logic)
     server._wait_until_listening()
     return server
 
 
-def _spawn(port: int, args: tuple[str, ...], server_log: ServerLog) -> subprocess.Popen[bytes]:
+def _spawn(
+    port: int, args: tuple[str, ...], server_log: ServerLog, logic: str | None
+) -> subprocess.Popen[bytes]:
+    """``python -m {{ cookiecutter.package_name }}``, or with ``logic``: the tests' logic of that name."""
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}"]
+    if logic is not None:
+        command = [sys.executable, "-m", "tests.serve", logic]
     return subprocess.Popen(
         [*command, "--host", "127.0.0.1", "--port", str(port), *args],
         stdout=server_log.writer,

@@ -11,12 +11,14 @@ from .runner import configure_logging, run, run_workers
 {% else -%}
 from .runner import configure_logging, run
 {% endif -%}
+from .server import AppFactory
 from .settings import parse_settings
 
 __all__ = ["main"]
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, logic: AppFactory | None = None) -> None:
+    """Serve as the command line says, with ``logic`` (default: the project's ``Logic``)."""
     settings = parse_settings(argv)
     configure_logging(settings.log_level)
     if settings.reload:
@@ -32,9 +34,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "error: --workers needs --redis-url: sessions kept in one process's memory"
                 " cannot span processes"
             )
-        sys.exit(run_workers(settings))
+        sys.exit(run_workers(settings, logic))
 {%- endif %}
-    sys.exit(run(settings))
+    sys.exit(run(settings, logic))
 
 
 if __name__ == "__main__":

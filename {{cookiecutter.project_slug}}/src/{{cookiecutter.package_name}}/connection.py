@@ -1,6 +1,6 @@
-"""One open websocket, with its own bounded outbound queue.
+"""One open websocket: the client the logic is handed, and its bounded outbound queue.
 
-Senders never wait on a client: :meth:`Connection.send` writes the frame to
+Senders never wait on a client: :meth:`Connection.write` puts the frame on
 the socket at once when it has room (the usual case, and the fast path: see
 ``frames.py``), else queues it for a writer task that drains the queue at the
 pace the client reads and ends when the queue is empty. A client that falls
@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import socket
 from collections import deque
+from typing import {% if cookiecutter.multi_session %}TYPE_CHECKING, {% endif %}Any
 
 from aiohttp import WSCloseCode, web
 
@@ -23,6 +24,11 @@ from aiohttp import WSCloseCode, web
 from . import protocol
 {% endif -%}
 from .frames import text_frame
+{%- if cookiecutter.multi_session %}
+
+if TYPE_CHECKING:
+    from .sessions import Session
+{%- endif %}
 
 __all__ = ["Connection"]
 
@@ -34,10 +40,15 @@ KERNEL_SEND_BUFFER = 64 * 1024
 
 
 class Connection:
-    """A client's websocket, and the frames queued for it."""
+    """A client's websocket, and the frames queued for it (the logic sees it as ``api.Client``)."""
+{%- if cookiecutter.multi_session %}
+
+    session: Session  # set as it joins its session, before the logic sees it
+{%- endif %}
 
     __slots__ = (
         "_closer",
+        "_data",
 {%- if cookiecutter.scale_out == "redis" %}
         "_held",
 {%- endif %}
@@ -54,8 +65,10 @@ class Connection:
         "closing",
         "id",
 {%- if cookiecutter.multi_session %}
+        "session",
         "speaks_protocol",
 {%- endif %}
+        "user",
         "ws",
     )
 
@@ -65,6 +78,8 @@ class Connection:
 {%- if cookiecutter.multi_session %}
         self.speaks_protocol = ws.ws_protocol == protocol.SUBPROTOCOL
 {%- endif %}
+        self.user: str | None = None  # who authentication said the client is
+        self._data: dict[str, Any] | None = None
         self.closing = False
         self.close_code: int | None = None  # the code this server closed with, if it did
         self.close_reason = ""
@@ -83,8 +98,23 @@ class Connection:
         self._sent_up_to = 0  # the highest message number sent (or skipped as a gap)
 {%- endif %}
 
-    def send(self, frame: str) -> None:
-        """Send ``frame`` without waiting: now if the socket has room, else queued.
+    @property
+    def data(self) -> dict[str, Any]:
+        """What the app keeps for this client (made on first use: most connections need none)."""
+        if self._data is None:
+            self._data = {}
+        return self._data
+
+    async def send(self, text: str) -> None:
+        """Send ``text`` to this client only{% if cookiecutter.multi_session %}: a protocol client gets a ``direct`` frame{% endif %}."""
+{%- if cookiecutter.multi_session %}
+        self.write(protocol.encode_direct(text) if self.speaks_protocol else text)
+{%- else %}
+        self.write(text)
+{%- endif %}
+
+    def write(self, frame: str) -> None:
+        """Write ``frame`` without waiting: now if the socket has room, else queued.
 
         A closing connection drops it.
         """
@@ -105,8 +135,8 @@ class Connection:
             self._writer = asyncio.create_task(self._write_queued())
 {%- if cookiecutter.scale_out == "redis" %}
 
-    def send_numbered(self, seq: int | None, frame: str) -> None:
-        """Send message number ``seq`` once: held while a replay is fetched, dropped if covered.
+    def write_numbered(self, seq: int | None, frame: str) -> None:
+        """Write message number ``seq`` once: held while a replay is fetched, dropped if covered.
 
         Numbers only grow, so one that is not above the last one sent was
         replayed, or announced as a gap, already. (``None``: sent while Redis
@@ -119,7 +149,7 @@ class Connection:
             if seq <= self._sent_up_to:
                 return
             self._sent_up_to = seq
-        self.send(frame)
+        self.write(frame)
 
     def hold(self) -> None:
         """Hold live messages back while what was missed is fetched (see :meth:`release`)."""
@@ -130,7 +160,7 @@ class Connection:
         held, self._held = self._held or [], None
         self._sent_up_to = max(self._sent_up_to, caught_up_to)
         for seq, frame in held:
-            self.send_numbered(seq, frame)
+            self.write_numbered(seq, frame)
 {%- endif %}
 
     def _has_room(self, transport: asyncio.Transport) -> bool:

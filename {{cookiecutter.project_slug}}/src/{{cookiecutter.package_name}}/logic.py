@@ -1,13 +1,11 @@
-"""Your business logic: what the server does when clients connect, talk and leave.
+"""Your logic: what the server does when clients connect, talk and leave. The file to edit.
 
-This is the module to edit. The incoming proxy calls the three hooks below;
-everything you send goes out through ``self.out`` (the outgoing proxy),
-{%- if cookiecutter.multi_session %}
-addressed by session id, so it reaches every tab of that session.
-{%- else %}
-addressed by client id.
-{%- endif %}
-To push without being asked, see ``producer.py``.
+The incoming proxy calls the hooks below, each with the :class:`~.api.Client`
+it is about: one connection. ``client.send`` answers that connection alone;
+``self.out`` reaches many: ``broadcast`` everyone (or everyone but one
+client){% if cookiecutter.multi_session %}, ``to_session`` every tab of one session{% endif %}. ``client.data``{% if cookiecutter.multi_session %} and
+``client.session.data`` hold what the app keeps per client and per session{% else %} holds what the app keeps
+per client{% endif %}. To push without being asked, see ``producer.py``.
 """
 
 from __future__ import annotations
@@ -15,12 +13,11 @@ from __future__ import annotations
 import logging
 
 {% if cookiecutter.multi_session -%}
-from .proxy_out import ProxyOut
-from .sessions import Session
+from .api import Client, Session
 {%- else -%}
-from .connection import Connection
-from .proxy_out import ProxyOut
+from .api import Client
 {%- endif %}
+from .proxy_out import ProxyOut
 
 __all__ = ["Logic"]
 
@@ -28,36 +25,27 @@ logger = logging.getLogger(__name__)
 
 
 class Logic:
-    """The example service: ``ping`` gets ``pong``, anything else gets ``ok``."""
+    """Answers ``ping`` with ``pong`` and anything else with ``ok``, to the client that sent it."""
 
     def __init__(self, out: ProxyOut) -> None:
         self.out = out
+
+    async def on_connect(self, client: Client) -> None:
+        """A connection opened."""
+        logger.debug("connected: %s", client.id)
+
+    async def on_message(self, client: Client, text: str) -> None:
+        """A text message arrived from ``client``."""
+        await client.send("pong" if text == "ping" else "ok")
+
+    async def on_disconnect(self, client: Client) -> None:
+        """A connection closed."""
+        logger.debug("disconnected: %s", client.id)
 {%- if cookiecutter.multi_session %}
 
-    async def on_open(self, session: Session) -> None:
-        """A session began: its first connection opened (rejoining within the grace is not new)."""
-        logger.debug("session opened: %s", session.tag)
+    async def on_session_start(self, session: Session) -> None:
+        """A browser's first tab connected (a tab rejoining within the grace is not new)."""
 
-    async def on_message(self, session: Session, text: str) -> None:
-        """A text message arrived from one of the session's connections."""
-        reply = "pong" if text == "ping" else "ok"
-        await self.out.send(session.id, reply)
-
-    async def on_close(self, session: Session) -> None:
-        """A session ended: its last connection closed and the grace period ran out."""
-        logger.debug("session closed: %s", session.tag)
-{%- else %}
-
-    async def on_open(self, client: Connection) -> None:
-        """A client connected."""
-        logger.debug("client connected: %s", client.id)
-
-    async def on_message(self, client: Connection, text: str) -> None:
-        """A text message arrived from a client."""
-        reply = "pong" if text == "ping" else "ok"
-        await self.out.send(client.id, reply)
-
-    async def on_close(self, client: Connection) -> None:
-        """A client disconnected."""
-        logger.debug("client disconnected: %s", client.id)
+    async def on_session_end(self, session: Session) -> None:
+        """A session's last tab closed and the grace period ran out."""
 {%- endif %}

@@ -17,6 +17,7 @@ __all__ = [
     "SUBPROTOCOL",
     "ClientFrame",
     "ProtocolError",
+    "encode_direct",
     "encode_error",
     "encode_gap",
     "encode_message",
@@ -55,6 +56,11 @@ def encode_message(seq: int | None, text: str) -> str:
 def encode_message(seq: int, text: str) -> str:
     return json.dumps({"type": "message", "seq": seq, "data": text})
 {%- endif %}
+
+
+def encode_direct(text: str) -> str:
+    """A message to one connection only: not numbered, so not replayed after a reconnect."""
+    return json.dumps({"type": "direct", "data": text})
 
 
 def encode_gap(first: int, last: int) -> str:

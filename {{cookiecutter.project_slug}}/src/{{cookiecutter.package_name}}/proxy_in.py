@@ -17,9 +17,9 @@ from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, hdrs, web
 from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, web
 {%- endif %}
 
+from .api import App
 from .connection import Connection
 from .limits import TokenBucket
-from .logic import Logic
 from .origin import check_origin
 {%- if cookiecutter.multi_session %}
 from .protocol import (
@@ -115,13 +115,13 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
         logger.debug("open %s", _describe(request, connection, session))
     logic = request.app[LOGIC]
     try:
-        if is_new:
-            await logic.on_open(session)
-        await _receive(connection, session, logic, settings)
+        if await _connected(logic, connection, is_new):
+            await _receive(connection, logic, settings)
     finally:
         sessions.leave(session, connection)
         await connection.finish()
         _log_close(_describe(request, connection, session), connection)
+        await _disconnected(logic, connection)
     return ws
 {%- if cookiecutter.scale_out == "redis" %}
 
@@ -139,14 +139,14 @@ def _welcome(request: web.Request, connection: Connection, session: Session, min
     """Greet a protocol client and replay what it missed, before any live message can overtake."""
     position = session.last_seq
 {%- endif %}
-    connection.send(encode_welcome(position, request.app[SETTINGS].heartbeat))
+    connection.write(encode_welcome(position, request.app[SETTINGS].heartbeat))
     last_seen = request.query.get("last_seq")
     if last_seen is None:
         return
     if minted:
-        connection.send(encode_reset("session expired", position))
+        connection.write(encode_reset("session expired", position))
     elif not last_seen.isdigit():
-        connection.send(encode_reset("last_seq must be a non-negative integer", position))
+        connection.write(encode_reset("last_seq must be a non-negative integer", position))
     else:
 {%- if cookiecutter.scale_out == "redis" %}
         await out.resume(session, connection, int(last_seen))
@@ -155,9 +155,7 @@ def _welcome(request: web.Request, connection: Connection, session: Session, min
 {%- endif %}
 
 
-async def _receive(
-    connection: Connection, session: Session, logic: Logic, settings: Settings
-) -> None:
+async def _receive(connection: Connection, logic: App, settings: Settings) -> None:
     """Hand each text message to the logic, until the client closes or breaks a rule."""
     ws = connection.ws
     rate = TokenBucket(settings.rate_limit, settings.rate_burst)
@@ -176,14 +174,14 @@ async def _receive(
                 if protocol_errors > settings.max_protocol_errors:
                     await _refuse(connection, WSCloseCode.POLICY_VIOLATION, "too many bad frames")
                     return
-                connection.send(encode_error(str(error)))
+                connection.write(encode_error(str(error)))
                 continue
             if frame.type == "heartbeat":
-                connection.send(HEARTBEAT)
+                connection.write(HEARTBEAT)
                 continue
             text = frame.data
         try:
-            await logic.on_message(session, text)
+            await logic.on_message(connection, text)
         except Exception:
             _report_failure(connection)
 {%- else %}
@@ -206,17 +204,17 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
         logger.debug("open %s", _describe(request, connection))
     logic = request.app[LOGIC]
     try:
-        await logic.on_open(connection)
-        await _receive(connection, logic, settings)
+        if await _connected(logic, connection):
+            await _receive(connection, logic, settings)
     finally:
         out.remove(connection)
         await connection.finish()
         _log_close(_describe(request, connection), connection)
-        await logic.on_close(connection)
+        await _disconnected(logic, connection)
     return ws
 
 
-async def _receive(connection: Connection, logic: Logic, settings: Settings) -> None:
+async def _receive(connection: Connection, logic: App, settings: Settings) -> None:
     """Hand each text message to the logic, until the client closes or breaks a rule."""
     ws = connection.ws
     rate = TokenBucket(settings.rate_limit, settings.rate_burst)
@@ -232,13 +230,43 @@ async def _receive(connection: Connection, logic: Logic, settings: Settings) -> 
 {%- endif %}
 
 
+{% if cookiecutter.multi_session -%}
+async def _connected(logic: App, connection: Connection, new_session: bool) -> bool:
+    """Tell the logic a client connected (and its session began, if it did).
+
+    If a hook fails, the client is closed with 1011 (internal error): say False.
+    """
+    try:
+        if new_session:
+            await logic.on_session_start(connection.session)
+        await logic.on_connect(connection)
+{%- else -%}
+async def _connected(logic: App, connection: Connection) -> bool:
+    """Tell the logic a client connected; if that fails, close with 1011 and say False."""
+    try:
+        await logic.on_connect(connection)
+{%- endif %}
+    except Exception:
+        logger.exception("on_connect failed on conn=%s", connection.id)
+        await _refuse(connection, WSCloseCode.INTERNAL_ERROR, "internal error")
+        return False
+    return True
+
+
+async def _disconnected(logic: App, connection: Connection) -> None:
+    try:
+        await logic.on_disconnect(connection)
+    except Exception:
+        logger.exception("on_disconnect failed on conn=%s", connection.id)
+
+
 def _report_failure(connection: Connection) -> None:
     """Log the exception the logic raised on a message, and tell the client it was not processed."""
     logger.exception("on_message failed on conn=%s", connection.id)
 {%- if cookiecutter.multi_session %}
-    connection.send(encode_error(INTERNAL_ERROR) if connection.speaks_protocol else INTERNAL_ERROR)
+    connection.write(encode_error(INTERNAL_ERROR) if connection.speaks_protocol else INTERNAL_ERROR)
 {%- else %}
-    connection.send(INTERNAL_ERROR)
+    connection.write(INTERNAL_ERROR)
 {%- endif %}
 
 

@@ -1,4 +1,4 @@
-"""The outgoing proxy: the one way anything (a reply, a background task) sends to clients.
+"""The outgoing proxy: the one way anything (the logic, a background task) sends to many clients.
 
 :class:`ProxyOut` is the interface; :class:`LocalProxyOut` delivers to the
 connections of this process. Code that sends depends only on the interface,
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
+from .api import Client
 from .connection import Connection
 {%- if cookiecutter.scale_out == "redis" %}
 from .sessions import Session, SessionRegistry
@@ -23,20 +24,15 @@ __all__ = ["LocalProxyOut", "ProxyOut"]
 
 
 class ProxyOut(Protocol):
-    """Sends text to clients."""
-
+    """Sends text to many clients at once (``client.send`` answers one)."""
 {%- if cookiecutter.multi_session %}
 
-    async def send(self, session_id: str, text: str) -> None:
-        """Send ``text`` to every connection of one session; an unknown session gets nothing."""
-{%- else %}
-
-    async def send(self, client_id: str, text: str) -> None:
-        """Send ``text`` to one client; an unknown client gets nothing."""
+    async def to_session(self, session_id: str, text: str) -> None:
+        """Send ``text`` to every tab of one session, numbered for resume; an unknown id: nothing."""
 {%- endif %}
 
-    async def broadcast(self, text: str) -> None:
-        """Send ``text`` to every connected client."""
+    async def broadcast(self, text: str, *, exclude: Client | None = None) -> None:
+        """Send ``text`` to every client but ``exclude``{% if cookiecutter.multi_session %} (and its session's other tabs){% endif %}."""
 {%- if cookiecutter.multi_session %}
 
 
@@ -50,14 +46,16 @@ class LocalProxyOut:
     def connection_count(self) -> int:
         return self.sessions.connection_count
 
-    async def send(self, session_id: str, text: str) -> None:
+    async def to_session(self, session_id: str, text: str) -> None:
         session = self.sessions.get(session_id)
         if session is not None:
-            session.send(text)
+            session.publish(text)
 
-    async def broadcast(self, text: str) -> None:
+    async def broadcast(self, text: str, *, exclude: Client | None = None) -> None:
+        skipped = None if exclude is None else exclude.session
         for session in self.sessions:
-            session.send(text)
+            if session is not skipped:
+                session.publish(text)
 
     def connections(self) -> Iterator[Connection]:
         """Every open connection of this process."""
@@ -83,31 +81,27 @@ class LocalProxyOut:
 
 
 class LocalProxyOut:
-    """Delivers to the connections of this process, by client id."""
+    """Delivers to the connections of this process."""
 
     def __init__(self) -> None:
-        self._connections: dict[str, Connection] = {}
+        self._connections: set[Connection] = set()
 
     @property
     def connection_count(self) -> int:
         return len(self._connections)
 
     def add(self, connection: Connection) -> None:
-        self._connections[connection.id] = connection
+        self._connections.add(connection)
 
     def remove(self, connection: Connection) -> None:
-        self._connections.pop(connection.id, None)
+        self._connections.discard(connection)
 
-    async def send(self, client_id: str, text: str) -> None:
-        connection = self._connections.get(client_id)
-        if connection is not None:
-            connection.send(text)
-
-    async def broadcast(self, text: str) -> None:
-        for connection in self._connections.values():
-            connection.send(text)
+    async def broadcast(self, text: str, *, exclude: Client | None = None) -> None:
+        for connection in self._connections:
+            if connection is not exclude:
+                connection.write(text)
 
     def connections(self) -> Iterator[Connection]:
         """Every open connection of this process."""
-        return iter(list(self._connections.values()))
+        return iter(list(self._connections))
 {%- endif %}

@@ -35,6 +35,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from .api import Client
 from .connection import Connection
 from .protocol import encode_gap, encode_message, encode_reset
 from .proxy_out import LocalProxyOut
@@ -52,10 +53,15 @@ POOL_WAIT = 5.0  # seconds a request may wait for one of them
 RETRY_FIRST, RETRY_CAP = 0.1, 5.0  # seconds between reconnect attempts, doubling, with jitter
 
 # Number the message and append it to the log, atomically: the order is the same for everyone.
+# Fields: s the session (empty: everyone), t the text, ms the time, x a session left out.
 APPEND = """
 local seq = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], seq .. '-0',
-           's', ARGV[2], 't', ARGV[3], 'ms', ARGV[4])
+local fields = {'s', ARGV[2], 't', ARGV[3], 'ms', ARGV[4]}
+if ARGV[5] ~= '' then
+  table.insert(fields, 'x')
+  table.insert(fields, ARGV[5])
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], seq .. '-0', unpack(fields))
 return seq
 """
 # After Redis lost its data, start numbering above every number a client may hold.
@@ -73,7 +79,7 @@ def _redacted(url: str) -> str:
     return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
 
 
-LogEntry = tuple[int, dict[str, str]]  # message number, fields: s (session id), t (text), ms
+LogEntry = tuple[int, dict[str, str]]  # message number, and the fields APPEND gave it
 
 
 def _entries(raw: Any) -> list[LogEntry]:
@@ -163,16 +169,18 @@ class RedisProxyOut(LocalProxyOut):
 
     # Sending
 
-    async def send(self, session_id: str, text: str) -> None:
+    async def to_session(self, session_id: str, text: str) -> None:
         await self._publish(session_id, text)
 
-    async def broadcast(self, text: str) -> None:
-        await self._publish("", text)
+    async def broadcast(self, text: str, *, exclude: Client | None = None) -> None:
+        await self._publish("", text, "" if exclude is None else exclude.session.id)
 
-    async def _publish(self, session_id: str, text: str) -> None:
+    async def _publish(self, session_id: str, text: str, excluded: str = "") -> None:
+        """Append ``text`` for ``session_id`` (empty: everyone but the ``excluded`` session)."""
         if self.ready:
             appended = asyncio.get_running_loop().create_future()
-            args = [self._settings.redis_log_size, session_id, text, int(time.time() * 1000)]
+            now_ms = int(time.time() * 1000)
+            args = [self._settings.redis_log_size, session_id, text, now_ms, excluded]
             self._appends.append((args, appended))
             if self._appending is None:
                 self._appending = asyncio.create_task(self._send_appends())
@@ -181,7 +189,7 @@ class RedisProxyOut(LocalProxyOut):
                 return
             except (RedisError, OSError) as error:
                 self._lost(error)
-        self._deliver(None, session_id, text)  # Redis is away: this process's clients only
+        self._deliver(None, session_id, text, excluded)  # Redis is away: this process's only
 
     async def _send_appends(self) -> None:
         """Send the waiting appends to Redis, one pipeline (one round trip) at a time.
@@ -219,10 +227,11 @@ class RedisProxyOut(LocalProxyOut):
         finally:
             self._appending = None
 
-    def _deliver(self, seq: int | None, session_id: str, text: str) -> None:
+    def _deliver(self, seq: int | None, session_id: str, text: str, excluded: str) -> None:
         if not session_id:
             for session in self.sessions:
-                session.deliver(seq, text)
+                if session.id != excluded:
+                    session.deliver(seq, text)
         else:
             addressed = self.sessions.get(session_id)
             if addressed is not None:
@@ -253,7 +262,7 @@ class RedisProxyOut(LocalProxyOut):
         for _, raw in streams or ():
             for seq, fields in _entries(raw):
                 self._position = seq
-                self._deliver(seq, fields["s"], fields["t"])
+                self._deliver(seq, fields["s"], fields["t"], fields.get("x", ""))
 
     def _lost(self, error: Exception) -> None:
         if self.ready:
@@ -347,7 +356,7 @@ class RedisProxyOut(LocalProxyOut):
                 continue
             if seq > expected:
                 connection.send(encode_gap(expected, seq - 1))
-            if fields["s"] in ("", session.id):
+            if fields["s"] in ("", session.id) and fields.get("x") != session.id:
                 connection.send(encode_message(seq, fields["t"]))
             expected = seq + 1
         if expected <= latest:

@@ -27,7 +27,7 @@ from aiohttp.web_log import AccessLogger
 {% if cookiecutter.scale_out == "redis" -%}
 from .proxy_out_redis import RedisUnavailableError
 {% endif -%}
-from .server import create_app, drain
+from .server import AppFactory, create_app, drain
 from .settings import Settings
 {% if cookiecutter.scale_out == "redis" %}
 __all__ = [
@@ -61,9 +61,18 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
 
 
-async def serve(settings: Settings{% if cookiecutter.scale_out == "redis" %}, *, reuse_port: bool = False{% endif %}) -> None:
-    """Serve until SIGINT or SIGTERM, then drain every connection and return."""
-    app = create_app(settings)
+{% if cookiecutter.scale_out == "redis" -%}
+async def serve(
+    settings: Settings, logic: AppFactory | None = None, *, reuse_port: bool = False
+) -> None:
+{%- else -%}
+async def serve(settings: Settings, logic: AppFactory | None = None) -> None:
+{%- endif %}
+    """Serve until SIGINT or SIGTERM, then drain every connection and return.
+
+    ``logic`` builds the hooks' logic (default: the project's, see ``create_app``).
+    """
+    app = create_app(settings, logic)
     runner = web.AppRunner(
         app, shutdown_timeout=settings.shutdown_timeout, access_log_class=HttpAccessLogger
     )
@@ -102,19 +111,19 @@ async def serve(settings: Settings{% if cookiecutter.scale_out == "redis" %}, *,
 
 
 {% if cookiecutter.scale_out == "redis" -%}
-def run(settings: Settings, *, reuse_port: bool = False) -> int:
+def run(settings: Settings, logic: AppFactory | None = None, *, reuse_port: bool = False) -> int:
     """Serve in this process; return the exit code: 1 if it could not start."""
     try:
-        run_event_loop(serve(settings, reuse_port=reuse_port))
+        run_event_loop(serve(settings, logic, reuse_port=reuse_port))
     except (StartupError, RedisUnavailableError) as error:
         logger.error("%s", error)
         return 1
     return 0
 {%- else -%}
-def run(settings: Settings) -> int:
+def run(settings: Settings, logic: AppFactory | None = None) -> int:
     """Serve in this process; return the exit code: 1 if it could not start."""
     try:
-        run_event_loop(serve(settings))
+        run_event_loop(serve(settings, logic))
     except StartupError as error:
         logger.error("%s", error)
         return 1
@@ -206,12 +215,12 @@ def _plain_signal_handlers(loop: asyncio.AbstractEventLoop, stop: asyncio.Event)
 {%- if cookiecutter.scale_out == "redis" %}
 
 
-def _worker(settings: Settings) -> None:
+def _worker(settings: Settings, logic: AppFactory | None) -> None:
     configure_logging(settings.log_level)
-    sys.exit(run(settings, reuse_port=True))
+    sys.exit(run(settings, logic, reuse_port=True))
 
 
-def run_workers(settings: Settings) -> int:
+def run_workers(settings: Settings, logic: AppFactory | None = None) -> int:
     """Run ``--workers`` server processes on one port (SO_REUSEPORT) until SIGINT or SIGTERM.
 
     The streaming example runs in the first worker only: its broadcasts reach
@@ -220,7 +229,7 @@ def run_workers(settings: Settings) -> int:
     context = multiprocessing.get_context("spawn")
     quiet = dataclasses.replace(settings, notify_interval=0.0)
     workers = [
-        context.Process(target=_worker, args=(settings if index == 0 else quiet,))
+        context.Process(target=_worker, args=(settings if index == 0 else quiet, logic))
         for index in range(settings.workers)
     ]
     for worker in workers:

@@ -8,16 +8,18 @@ whether it takes new connections (not while draining at shutdown).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import WSCloseCode, hdrs, web
 
+from .api import App
 from .connection import CLOSE_TIMEOUT
 from .logic import Logic
 from .producer import run_producers
 from .proxies import TrustedProxies
 from .proxy_in import handle_websocket
-from .proxy_out import LocalProxyOut
+from .proxy_out import LocalProxyOut, ProxyOut
 {%- if cookiecutter.scale_out == "redis" %}
 from .proxy_out_redis import RedisProxyOut
 {%- endif %}
@@ -50,13 +52,19 @@ from .state import (
 )
 {%- endif %}
 
-__all__ = ["STATIC_DIR", "create_app", "drain"]
+__all__ = ["STATIC_DIR", "AppFactory", "create_app", "drain"]
 
 STATIC_DIR = Path(__file__).parent / "static"
+AppFactory = Callable[[ProxyOut], App]  # builds the logic, given the outgoing proxy: Logic
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the application, with its state and background tasks wired up."""
+def create_app(settings: Settings, logic: AppFactory | None = None) -> web.Application:
+    """Build the application, with its state and background tasks wired up.
+
+    ``logic`` builds what the hooks are called on: the project's ``Logic`` unless
+    a test (or another entry point) brings its own. This is the one place where
+    the machinery meets your code.
+    """
     app = web.Application()
     app[SETTINGS] = settings
     app[LIFECYCLE] = Lifecycle()
@@ -65,12 +73,12 @@ def create_app(settings: Settings) -> web.Application:
     streaming = settings.notify_interval > 0
     app[AUDIENCE] = Audience(settings.notify_after_clients if streaming else 0)
 {%- if cookiecutter.multi_session %}
-    # The registry calls on_expire only once the app runs, after `logic` below is bound.
+    # The registry calls on_expire only once the app runs, after the logic below is set.
     app[SESSIONS] = sessions = SessionRegistry(
         grace=settings.session_grace,
         replay_size=settings.replay_size,
         replay_age=settings.replay_age,
-        on_expire=lambda session: logic.on_close(session),
+        on_expire=lambda session: app[LOGIC].on_session_end(session),
     )
 {%- if cookiecutter.scale_out == "redis" %}
     out: LocalProxyOut
@@ -84,11 +92,10 @@ def create_app(settings: Settings) -> web.Application:
 {%- else %}
     app[PROXY_OUT] = out = LocalProxyOut(sessions)
 {%- endif %}
-    app[LOGIC] = logic = Logic(out)
 {%- else %}
     app[PROXY_OUT] = out = LocalProxyOut()
-    app[LOGIC] = Logic(out)
 {%- endif %}
+    app[LOGIC] = (logic or Logic)(out)
 
     app.router.add_get("/", index)
     app.router.add_get("/ws", handle_websocket)

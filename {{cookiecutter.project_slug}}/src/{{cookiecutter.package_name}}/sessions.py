@@ -18,6 +18,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from .connection import Connection
 from .protocol import encode_gap, encode_message, encode_reset
@@ -48,10 +49,11 @@ def session_cookie(session_id: str, *, secure: bool) -> str:
 class Session:
     """One client's open connections, addressed together by the session id."""
 
-    __slots__ = ("connections", "expiry", "history", "id", "last_seq")
+    __slots__ = ("_data", "connections", "expiry", "history", "id", "last_seq")
 
     def __init__(self, session_id: str) -> None:
         self.id = session_id
+        self._data: dict[str, Any] | None = None
         self.connections: set[Connection] = set()
         self.last_seq = 0  # the number of the latest message sent to this session
         # What a resuming connection may have missed; kept once a protocol client has joined.
@@ -64,7 +66,14 @@ class Session:
         """A short name for the session in logs: the id is a credential, and a hash of it is not."""
         return hashlib.blake2b(self.id.encode(), digest_size=4).hexdigest()
 
-    def send(self, text: str) -> None:
+    @property
+    def data(self) -> dict[str, Any]:
+        """What the app keeps for the session (made on first use: most sessions need none)."""
+        if self._data is None:
+            self._data = {}
+        return self._data
+
+    def publish(self, text: str) -> None:
         """Number ``text``, keep it for replay, and send it to every connection of the session."""
         self.last_seq += 1
         if self.history is not None:
@@ -82,27 +91,27 @@ class Session:
         frame = None  # the protocol's frame, encoded once and only if a connection speaks it
         for connection in self.connections:
             if not connection.speaks_protocol:
-                connection.send(text)
+                connection.write(text)
                 continue
             if frame is None:
                 frame = encode_message(seq, text)
 {%- if cookiecutter.scale_out == "redis" %}
-            connection.send_numbered(seq, frame)
+            connection.write_numbered(seq, frame)
 {%- else %}
-            connection.send(frame)
+            connection.write(frame)
 {%- endif %}
 
     def resume(self, connection: Connection, last_seen: int) -> None:
         """Queue for ``connection`` what it missed after ``last_seen``; say so if some is lost."""
         if not 0 <= last_seen <= self.last_seq:
-            connection.send(encode_reset("unknown position in this session", self.last_seq))
+            connection.write(encode_reset("unknown position in this session", self.last_seq))
             return
         missed = [] if self.history is None else self.history.since(last_seen)
         first_held = missed[0][0] if missed else self.last_seq + 1
         if first_held > last_seen + 1:
-            connection.send(encode_gap(last_seen + 1, first_held - 1))
+            connection.write(encode_gap(last_seen + 1, first_held - 1))
         for seq, text in missed:
-            connection.send(encode_message(seq, text))
+            connection.write(encode_message(seq, text))
 
 
 class SessionRegistry:
@@ -155,6 +164,7 @@ class SessionRegistry:
             # Plain clients cannot resume: only a protocol client makes history worth keeping.
             session.history = ReplayBuffer(self._replay_size, self._replay_age)
         session.connections.add(connection)
+        connection.session = session
         self.connection_count += 1
         return session, is_new
 
@@ -178,7 +188,7 @@ class SessionRegistry:
         try:
             await self._on_expire(session)
         except Exception:
-            logger.exception("on_close failed for session %s", session.tag)
+            logger.exception("on_session_end failed for session %s", session.tag)
 
     async def close(self) -> None:
         """Expire every session now (at shutdown)."""

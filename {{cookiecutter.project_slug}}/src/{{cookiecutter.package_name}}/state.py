@@ -11,7 +11,7 @@ import dataclasses
 
 from aiohttp import web
 
-from .logic import Logic
+from .api import App
 from .proxies import TrustedProxies
 from .proxy_out import LocalProxyOut
 {%- if cookiecutter.multi_session %}
@@ -73,7 +73,7 @@ SETTINGS = web.AppKey("settings", Settings)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 AUDIENCE = web.AppKey("audience", Audience)
 PROXY_OUT = web.AppKey("proxy_out", LocalProxyOut)
-LOGIC = web.AppKey("logic", Logic)
+LOGIC = web.AppKey("logic", App)
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
 {%- if cookiecutter.multi_session %}
 SESSIONS = web.AppKey("sessions", SessionRegistry)

@@ -1,0 +1,59 @@
+"""Logics the machinery's tests serve, so that none of them depends on what ``logic.py`` answers.
+
+``python -m tests.serve <name> [flags]`` serves one of them in a real process
+(see ``running_server(..., logic=<name>)``); in-process tests pass the class to
+``create_app(settings, <class>)``.
+"""
+
+from __future__ import annotations
+
+{% if cookiecutter.multi_session -%}
+from {{ cookiecutter.package_name }}.api import Client, Session
+{%- else -%}
+from {{ cookiecutter.package_name }}.api import Client
+{%- endif %}
+from {{ cookiecutter.package_name }}.proxy_out import ProxyOut
+
+__all__ = ["FAILURE", "Echo", "Failing"{% if cookiecutter.multi_session %}, "SessionEcho"{% endif %}]
+
+FAILURE = "fail"  # the message Failing raises on
+
+
+class Echo:
+    """Sends every message back to the client that sent it, and to it only."""
+
+    def __init__(self, out: ProxyOut) -> None:
+        self.out = out
+
+    async def on_connect(self, client: Client) -> None:
+        pass
+
+    async def on_message(self, client: Client, text: str) -> None:
+        await client.send(text)
+
+    async def on_disconnect(self, client: Client) -> None:
+        pass
+{%- if cookiecutter.multi_session %}
+
+    async def on_session_start(self, session: Session) -> None:
+        pass
+
+    async def on_session_end(self, session: Session) -> None:
+        pass
+
+
+class SessionEcho(Echo):
+    """Sends every message back to every tab of the sender's session, numbered."""
+
+    async def on_message(self, client: Client, text: str) -> None:
+        await self.out.to_session(client.session.id, text)
+{%- endif %}
+
+
+class Failing(Echo):
+    """Echoes, but raises on :data:`FAILURE`, as a logic with a bug would."""
+
+    async def on_message(self, client: Client, text: str) -> None:
+        if text == FAILURE:
+            raise RuntimeError("a bug in the logic")
+        await super().on_message(client, text)
