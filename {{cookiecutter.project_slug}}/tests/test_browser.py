@@ -73,6 +73,13 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
+def server() -> Iterator[ServerProcess]:
+    """The server with the tests' Echo logic: the page's tests do not depend on logic.py."""
+    with running_server(logic="Echo") as running:
+        yield running
+
+
+@pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context()
     yield context.new_page()
@@ -95,14 +102,14 @@ def test_page_exchanges_messages_with_the_server(server: ServerProcess, page: Pa
 {%- endif %}
 
     page.click("#sendMessage")  # empty input sends "ping"
-    expect(output).to_have_text(ending_with("==> ping\n\n<== pong\n\n"))
+    expect(output).to_have_text(ending_with("==> ping\n\n<== ping\n\n"))
 
     page.fill("#message", "hello world")
     page.press("#message", "Enter")
-    expect(output).to_have_text(ending_with("==> hello world\n\n<== ok\n\n"))
+    expect(output).to_have_text(ending_with("==> hello world\n\n<== hello world\n\n"))
 
     page.click("#disconnect")
-    expect(output).to_have_text(ending_with("<== ok\n\nDisconnected!\n\n"))
+    expect(output).to_have_text(ending_with("<== hello world\n\nDisconnected!\n\n"))
     expect(page.locator("#disconnect")).to_be_disabled()  # already disconnected
 
 
@@ -117,7 +124,7 @@ def expect_enabled(page: Page, *, connect: bool, disconnect: bool, send: bool) -
 def test_buttons_are_enabled_only_when_they_can_act(page: Page) -> None:
     port = free_port()
     state = page.locator("#state")
-    with running_server(port=port) as server:
+    with running_server(port=port, logic="Echo") as server:
         page.goto(server.http_url + "/")
         expect_enabled(page, connect=True, disconnect=False, send=False)
         page.click("#connect")
@@ -134,7 +141,9 @@ def test_the_input_is_cleared_after_sending(server: ServerProcess, page: Page) -
     connect_page(page, server)
     page.fill("#message", "hello world")
     page.click("#sendMessage")
-    expect(page.locator("#output")).to_have_text(ending_with("==> hello world\n\n<== ok\n\n"))
+    expect(page.locator("#output")).to_have_text(
+        ending_with("==> hello world\n\n<== hello world\n\n")
+    )
     expect(page.locator("#message")).to_have_value("")
 
 
@@ -156,9 +165,10 @@ def test_page_fits_a_360_px_wide_screen(server: ServerProcess, browser: Browser)
         page = context.new_page()
         connect_page(page, server)
         page.click("#sendMessage")
-        page.fill("#message", "a-long-word-that-does-not-fit-on-one-line-of-a-small-screen" * 2)
+        long_word = "a-long-word-that-does-not-fit-on-one-line-of-a-small-screen" * 2
+        page.fill("#message", long_word)
         page.press("#message", "Enter")
-        expect(page.locator("#output")).to_have_text(ending_with("<== ok\n\n"))
+        expect(page.locator("#output")).to_have_text(ending_with(f"<== {long_word}\n\n"))
         page.click("#disconnect")
         expect(page.locator("#state")).to_have_text("disconnected")
 
@@ -198,7 +208,7 @@ def test_page_loads_and_talks_without_errors(server: ServerProcess, page: Page) 
     problems = record_problems(page)
     connect_page(page, server)
     page.click("#sendMessage")
-    expect(page.locator("#output")).to_have_text(ending_with("<== pong\n\n"))
+    expect(page.locator("#output")).to_have_text(ending_with("<== ping\n\n"))
     page.click("#disconnect")
     expect(page.locator("#output")).to_have_text(ending_with("Disconnected!\n\n"))
     page.reload()  # and once more, as a returning visitor
@@ -218,12 +228,12 @@ def test_page_reconnects_by_itself_when_the_server_restarts(page: Page) -> None:
     port = free_port()
     state = page.locator("#state")
     output = page.locator("#output")
-    with running_server(port=port) as first:
+    with running_server(port=port, logic="Echo") as first:
         connect_page(page, first)
     expect(output).to_have_text(re.compile(r"Disconnected! \(1001 server shutdown\)"))
     expect(state).to_have_text(re.compile(r"^reconnecting in \d+\.\d s$"))
 
-    with running_server(port=port):
+    with running_server(port=port, logic="Echo"):
         expect(state).to_have_text("connected", timeout=RECONNECT_TIMEOUT_MS)
 {%- if cookiecutter.multi_session %}
         # The new process never knew the old session: the page is told, then carries on.
@@ -231,7 +241,7 @@ def test_page_reconnects_by_itself_when_the_server_restarts(page: Page) -> None:
         expect(page.locator("#session")).to_have_text("new")
 {%- endif %}
         page.click("#sendMessage")
-        expect(output).to_have_text(ending_with("==> ping\n\n<== pong\n\n"))
+        expect(output).to_have_text(ending_with("==> ping\n\n<== ping\n\n"))
 
 
 def test_page_reconnects_by_itself_after_an_edit_reloads_the_server(
@@ -262,7 +272,7 @@ def test_the_reconnect_countdown_counts_down(page: Page) -> None:
     page.add_init_script("Math.random = () => 0.999;")  # each wait is its step's longest
     port = free_port()
     state = page.locator("#state")
-    with running_server(port=port) as server:
+    with running_server(port=port, logic="Echo") as server:
         connect_page(page, server)
     # The waits are 0.5 s, 1 s, 2 s, 4 s, ...: catch one with at least a second to go.
     expect(state).to_have_text(re.compile(r"^reconnecting in [1-9]\d*\.\d s$"), timeout=10_000)
@@ -276,7 +286,7 @@ def test_the_reconnect_countdown_counts_down(page: Page) -> None:
 def test_disconnect_stops_reconnecting(page: Page) -> None:
     port = free_port()
     output = page.locator("#output")
-    with running_server(port=port) as server:
+    with running_server(port=port, logic="Echo") as server:
         connect_page(page, server)
     expect(page.locator("#state")).to_have_text(re.compile("^reconnecting"))
     page.click("#disconnect")
@@ -284,13 +294,13 @@ def test_disconnect_stops_reconnecting(page: Page) -> None:
     # Waiting out the backoff, or in the middle of an attempt that then fails.
     expect(output).to_have_text(re.compile(r"(Stopped reconnecting\.|Disconnected!)\n\n$"))
     log_when_stopped = output.inner_text()
-    with running_server(port=port):
+    with running_server(port=port, logic="Echo"):
         page.wait_for_timeout(1_500)  # longer than the first backoff steps
     assert output.inner_text() == log_when_stopped
 
 
 def test_policy_violation_is_not_retried(page: Page) -> None:
-    with running_server("--rate-limit", "0.001", "--rate-burst", "1") as server:
+    with running_server("--rate-limit", "0.001", "--rate-burst", "1", logic="Echo") as server:
         connect_page(page, server)
         page.click("#sendMessage")
         page.click("#sendMessage")  # over the rate limit: closed with 1008
@@ -303,10 +313,10 @@ def test_policy_violation_is_not_retried(page: Page) -> None:
 
 def test_page_detects_a_silent_server_and_resumes(page: Page) -> None:
     output = page.locator("#output")
-    with running_server("--heartbeat", "0.5") as server:
+    with running_server("--heartbeat", "0.5", logic="Echo") as server:
         connect_page(page, server)
         page.click("#sendMessage")
-        expect(output).to_have_text(ending_with("<== pong\n\n"))
+        expect(output).to_have_text(ending_with("<== ping\n\n"))
         server.process.send_signal(signal.SIGSTOP)  # alive for TCP, silent for the page
         try:
             expect(output).to_have_text(re.compile("Connection lost: the server stopped"))
@@ -315,21 +325,31 @@ def test_page_detects_a_silent_server_and_resumes(page: Page) -> None:
         expect(page.locator("#state")).to_have_text("connected", timeout=RECONNECT_TIMEOUT_MS)
         page.fill("#message", "still there?")
         page.press("#message", "Enter")
-        expect(output).to_have_text(ending_with("==> still there?\n\n<== ok\n\n"))
+        expect(output).to_have_text(ending_with("==> still there?\n\n<== still there?\n\n"))
         assert "Could not resume" not in output.inner_text()
         assert "Missed messages" not in output.inner_text()
 
 
-def test_a_reply_reaches_every_tab_of_the_session(server: ServerProcess, browser: Browser) -> None:
-    """The logic sends its reply to the session: the other tab shows it without the "==>"."""
+def test_a_reply_reaches_only_its_tab_and_a_session_message_every_tab(
+    server: ServerProcess, browser: Browser
+) -> None:
+    """``client.send`` answers one tab (``<==``); ``out.to_session`` reaches all (``<<=``)."""
     context = browser.new_context()  # one browser: one cookie, one session
     try:
         sender, other = context.new_page(), context.new_page()
         connect_page(sender, server)
         connect_page(other, server)
         sender.click("#sendMessage")
-        expect(sender.locator("#output")).to_have_text(ending_with("==> ping\n\n<== pong\n\n"))
-        expect(other.locator("#output")).to_have_text(ending_with("Connected!\n\n<== pong\n\n"))
+        expect(sender.locator("#output")).to_have_text(ending_with("==> ping\n\n<== ping\n\n"))
+        with running_server(logic="SessionEcho") as session_server:
+            for page in (sender, other):
+                page.click("#disconnect")
+                connect_page(page, session_server)
+            sender.fill("#message", "to every tab")
+            sender.press("#message", "Enter")
+            for page in (sender, other):
+                expect(page.locator("#output")).to_have_text(ending_with("<<= to every tab\n\n"))
+        expect(other.locator("#output")).not_to_have_text(re.compile("<== ping"))
     finally:
         context.close()
 {%- endif %}

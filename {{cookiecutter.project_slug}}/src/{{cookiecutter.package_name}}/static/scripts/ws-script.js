@@ -152,7 +152,7 @@ window.addEventListener("load", () => {
         } else if (event.type === "message") {
 {%- if cookiecutter.scale_out == "redis" %}
             if (event.seq === null) {
-                logOutput(`<== ${event.data}`);  // sent while Redis was away: not numbered
+                logOutput(`<<= ${event.data}`);  // sent while Redis was away: not numbered
                 return;
             }
 {%- endif %}
@@ -160,7 +160,9 @@ window.addEventListener("load", () => {
                 return;  // already seen
             }
             lastSeq = event.seq;
-            logOutput(`<== ${event.data}`);
+            logOutput(`<<= ${event.data}`);  // to every tab of the session
+        } else if (event.type === "direct") {
+            logOutput(`<== ${event.data}`);  // to this tab only: a reply, say
         } else if (event.type === "gap") {
             logOutput(`Missed messages ${event.from} to ${event.to}: no longer held by the server.`);
         } else if (event.type === "reset") {
