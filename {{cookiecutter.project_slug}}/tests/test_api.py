@@ -179,3 +179,40 @@ async def test_a_direct_message_is_not_numbered_nor_replayed(aiohttp_client: Aio
     await assert_silent(resumed)
     await resumed.close()
 {%- endif %}
+
+
+class BinaryEcho(Recorder):
+    """Takes binary messages too, and sends them back as they came."""
+
+    async def on_binary(self, client: Client, data: bytes) -> None:
+        await client.send(data[::-1])
+
+
+async def test_a_logic_with_on_binary_is_handed_bytes_and_sends_bytes(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    settings = Settings(port=0, max_message_size=16, rate_limit=1, rate_burst=2)
+    client = await aiohttp_client(create_app(settings, BinaryEcho))
+    async with client.ws_connect("/ws") as ws:
+        await ws.send_bytes(b"\x00\x01\xff")
+        assert await ws.receive_bytes(timeout=TIMEOUT) == b"\xff\x01\x00"
+    async with client.ws_connect("/ws") as ws:  # counted by the same size limit
+        await ws.send_bytes(bytes(17))
+        message = await ws.receive(timeout=TIMEOUT)
+        assert (message.type, message.data) == (WSMsgType.CLOSE, 1009)
+    async with client.ws_connect("/ws") as ws:  # and by the same rate limit
+        for _ in range(3):
+            await ws.send_bytes(b"x")
+        replies = [await ws.receive(timeout=TIMEOUT) for _ in range(3)]
+        assert [reply.type for reply in replies] == [WSMsgType.BINARY] * 2 + [WSMsgType.CLOSE]
+        assert replies[-1].data == 1008
+
+
+async def test_a_logic_without_on_binary_refuses_binary_with_1003(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    client = await aiohttp_client(create_app(Settings(port=0), Recorder))
+    async with client.ws_connect("/ws") as ws:
+        await ws.send_bytes(b"\x00")
+        message = await ws.receive(timeout=TIMEOUT)
+    assert (message.type, message.data) == (WSMsgType.CLOSE, 1003)

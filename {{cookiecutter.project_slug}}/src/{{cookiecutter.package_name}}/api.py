@@ -47,12 +47,18 @@ class Client(Protocol):
         """The session this connection belongs to."""
 {%- endif %}
 
-    async def send(self, text: str) -> None:
-        """Send ``text`` to this connection only{% if cookiecutter.multi_session %}: not numbered, not kept for a resume{% endif %}."""
+    async def send(self, message: str | bytes) -> None:
+        """Send ``message`` to this connection only{% if cookiecutter.multi_session %} (not numbered, not kept for a resume){% endif %}; bytes
+        go as a binary frame."""
 
 
 class App(Protocol):
-    """The hooks the incoming proxy calls: what your logic implements."""
+    """The hooks the incoming proxy calls: what your logic implements.
+
+    A logic that also has ``async def on_binary(self, client, data: bytes)`` is
+    handed binary messages there; without it, a binary message closes its
+    client with 1003 (unsupported data).
+    """
 
     async def on_connect(self, client: Client) -> None:
         """A connection opened."""

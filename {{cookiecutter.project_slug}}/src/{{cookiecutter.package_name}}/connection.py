@@ -23,7 +23,7 @@ from aiohttp import WSCloseCode, web
 {% if cookiecutter.multi_session -%}
 from . import protocol
 {% endif -%}
-from .frames import text_frame
+from .frames import binary_frame, text_frame
 {%- if cookiecutter.multi_session %}
 
 if TYPE_CHECKING:
@@ -83,7 +83,8 @@ class Connection:
         self.closing = False
         self.close_code: int | None = None  # the code this server closed with, if it did
         self.close_reason = ""
-        self._queue: deque[str] | None = None  # made when a backlog begins, dropped when it ends
+        # Made when a backlog begins, dropped when it ends.
+        self._queue: deque[str | bytes] | None = None
         self._queued_bytes = 0
         self._queue_limit = queue_limit
         self._transport = request.transport
@@ -105,15 +106,16 @@ class Connection:
             self._data = {}
         return self._data
 
-    async def send(self, text: str) -> None:
-        """Send ``text`` to this client only{% if cookiecutter.multi_session %}: a protocol client gets a ``direct`` frame{% endif %}."""
+    async def send(self, message: str | bytes) -> None:
+        """Send ``message`` to this client only{% if cookiecutter.multi_session %}: text reaches a protocol client as a ``direct``
+        frame; bytes go as a binary frame, as they are{% else %}: bytes as a binary frame{% endif %}."""
 {%- if cookiecutter.multi_session %}
-        self.write(protocol.encode_direct(text) if self.speaks_protocol else text)
-{%- else %}
-        self.write(text)
+        if self.speaks_protocol and isinstance(message, str):
+            message = protocol.encode_direct(message)
 {%- endif %}
+        self.write(message)
 
-    def write(self, frame: str) -> None:
+    def write(self, frame: str | bytes) -> None:
         """Write ``frame`` without waiting: now if the socket has room, else queued.
 
         A closing connection drops it.
@@ -122,7 +124,7 @@ class Connection:
             return
         transport = self._transport
         if self._writer is None and transport is not None and self._has_room(transport):
-            transport.write(text_frame(frame))
+            transport.write(text_frame(frame) if isinstance(frame, str) else binary_frame(frame))
             return
         self._queued_bytes += len(frame)
         if self._queued_bytes > self._queue_limit:
@@ -182,7 +184,10 @@ class Connection:
             while self._queue:
                 frame = self._queue.popleft()
                 self._queued_bytes -= len(frame)
-                await self.ws.send_str(frame)
+                if isinstance(frame, str):
+                    await self.ws.send_str(frame)
+                else:
+                    await self.ws.send_bytes(frame)
         except ConnectionResetError:
             pass  # the peer went away; the receive loop sees the close and cleans up
         finally:

@@ -1,4 +1,4 @@
-"""Outgoing text frames in their wire form (RFC 6455, section 5.2), built once per text.
+"""Outgoing frames in their wire form (RFC 6455, section 5.2); a text's, built once per text.
 
 The fast path of ``connection.py`` writes these bytes straight to the socket.
 A server's frames are unmasked, so a text frame is a 2-, 4- or 10-byte header
@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 import struct
 
-__all__ = ["text_frame"]
+__all__ = ["binary_frame", "text_frame"]
 
 _FIN_TEXT = 0x81  # FIN bit set, opcode 1 (text); no extension bits, as compression is off
+_FIN_BINARY = 0x82  # FIN bit set, opcode 2 (binary)
 _PACK_SHORT = struct.Struct("!BB").pack
 _PACK_MEDIUM = struct.Struct("!BBH").pack
 _PACK_LONG = struct.Struct("!BBQ").pack
@@ -24,12 +25,20 @@ _PACK_LONG = struct.Struct("!BBQ").pack
 @functools.lru_cache(maxsize=1)  # the text just framed: a broadcast frames each text once
 def text_frame(text: str) -> bytes:
     """``text`` as one final, unmasked text frame."""
-    payload = text.encode()
+    return _frame(_FIN_TEXT, text.encode())
+
+
+def binary_frame(data: bytes) -> bytes:
+    """``data`` as one final, unmasked binary frame."""
+    return _frame(_FIN_BINARY, data)
+
+
+def _frame(first_byte: int, payload: bytes) -> bytes:
     length = len(payload)
     if length < 126:
-        header = _PACK_SHORT(_FIN_TEXT, length)
+        header = _PACK_SHORT(first_byte, length)
     elif length < 1 << 16:
-        header = _PACK_MEDIUM(_FIN_TEXT, 126, length)
+        header = _PACK_MEDIUM(first_byte, 126, length)
     else:
-        header = _PACK_LONG(_FIN_TEXT, 127, length)
+        header = _PACK_LONG(first_byte, 127, length)
     return header + payload

@@ -9,6 +9,7 @@ breaks a rule gets a close code that says which; nobody else notices.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 {%- if cookiecutter.multi_session %}
 
 from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, hdrs, web
@@ -42,6 +43,7 @@ from .state import AUDIENCE, LIFECYCLE, LOGIC, PROXY_OUT, SETTINGS, TRUSTED_PROX
 __all__ = ["handle_websocket"]
 
 INTERNAL_ERROR = "internal error: the message was not processed"
+BinaryHook = Callable[[Connection, bytes], Awaitable[None]]  # a logic's on_binary, if it has one
 NO_STATUS_CODE = 1005  # RFC 6455, 7.4.1: what a close frame without a code stands for
 # Codes that stand for conditions and must never be sent in a close frame (RFC 6455, 7.4.1).
 RESERVED_CLOSE_CODES = frozenset({NO_STATUS_CODE, WSCloseCode.ABNORMAL_CLOSURE, 1015})
@@ -160,11 +162,22 @@ async def _receive(connection: Connection, logic: App, settings: Settings) -> No
     ws = connection.ws
     rate = TokenBucket(settings.rate_limit, settings.rate_burst)
     protocol_errors = 0
+    on_binary: BinaryHook | None = getattr(logic, "on_binary", None)
     while True:
         message = await ws.receive()
-        if message.type is not WSMsgType.TEXT or not rate.allow():
+        if message.type is WSMsgType.TEXT or (message.type is WSMsgType.BINARY and on_binary):
+            if not rate.allow():
+                await _refuse(connection, WSCloseCode.POLICY_VIOLATION, "rate limit exceeded")
+                return
+        else:
             await _stop_receiving(connection, message, settings.shutdown_timeout)
             return
+        if on_binary is not None and message.type is WSMsgType.BINARY:
+            try:
+                await on_binary(connection, message.data)
+            except Exception:
+                _report_failure(connection)
+            continue
         text: str = message.data
         if connection.speaks_protocol:
             try:
@@ -218,13 +231,21 @@ async def _receive(connection: Connection, logic: App, settings: Settings) -> No
     """Hand each text message to the logic, until the client closes or breaks a rule."""
     ws = connection.ws
     rate = TokenBucket(settings.rate_limit, settings.rate_burst)
+    on_binary: BinaryHook | None = getattr(logic, "on_binary", None)
     while True:
         message = await ws.receive()
-        if message.type is not WSMsgType.TEXT or not rate.allow():
+        if message.type is WSMsgType.TEXT or (message.type is WSMsgType.BINARY and on_binary):
+            if not rate.allow():
+                await _refuse(connection, WSCloseCode.POLICY_VIOLATION, "rate limit exceeded")
+                return
+        else:
             await _stop_receiving(connection, message, settings.shutdown_timeout)
             return
         try:
-            await logic.on_message(connection, message.data)
+            if on_binary is not None and message.type is WSMsgType.BINARY:
+                await on_binary(connection, message.data)
+            else:
+                await logic.on_message(connection, message.data)
         except Exception:
             _report_failure(connection)
 {%- endif %}
@@ -300,19 +321,16 @@ def _log_close(described: str, connection: Connection) -> None:
 async def _stop_receiving(connection: Connection, message: WSMessage, flush_timeout: float) -> None:
     """End a connection on a message that is not one for the logic.
 
-    A close from the client is answered once what is queued for it went out.
-    A text message over the rate, or a binary one, breaks a rule: the close
-    code says which. An error means aiohttp has already closed with the code
-    that fits (1009 too big, 1007 invalid UTF-8, 1002 a protocol error): it is
-    recorded for the log.
+    A close from the client is answered once what is queued for it went out. A
+    binary message, for a logic without ``on_binary``, is refused with 1003. An
+    error means aiohttp has already closed with the code that fits (1009 too
+    big, 1007 invalid UTF-8, 1002 a protocol error): it is recorded for the log.
     """
     if message.type is WSMsgType.CLOSE:
         if message.data in RESERVED_CLOSE_CODES:
             await _refuse(connection, WSCloseCode.PROTOCOL_ERROR, "reserved close code")
         else:
             await connection.answer_close(message.data or WSCloseCode.OK, flush_timeout)
-    elif message.type is WSMsgType.TEXT:
-        await _refuse(connection, WSCloseCode.POLICY_VIOLATION, "rate limit exceeded")
     elif message.type is WSMsgType.BINARY:
         await _refuse(connection, WSCloseCode.UNSUPPORTED_DATA, "text frames only")
     elif message.type is WSMsgType.ERROR and isinstance(message.data, WebSocketError):

@@ -319,13 +319,13 @@ class RedisProxyOut(LocalProxyOut):
         try:
             latest, entries = await self._log_since(last_seen)
             if last_seen > latest:
-                connection.send(encode_reset("unknown position", latest))
+                connection.write(encode_reset("unknown position", latest))
             else:
                 self._replay(session, connection, last_seen, entries, latest)
             caught_up_to = latest
         except (RedisError, OSError) as error:
             self._lost(error)
-            connection.send(encode_reset("replay unavailable", self._position))
+            connection.write(encode_reset("replay unavailable", self._position))
             caught_up_to = self._position
         finally:
             connection.release(caught_up_to)
@@ -355,9 +355,9 @@ class RedisProxyOut(LocalProxyOut):
             if float(fields["ms"]) < horizon_ms:
                 continue
             if seq > expected:
-                connection.send(encode_gap(expected, seq - 1))
+                connection.write(encode_gap(expected, seq - 1))
             if fields["s"] in ("", session.id) and fields.get("x") != session.id:
-                connection.send(encode_message(seq, fields["t"]))
+                connection.write(encode_message(seq, fields["t"]))
             expected = seq + 1
         if expected <= latest:
-            connection.send(encode_gap(expected, latest))
+            connection.write(encode_gap(expected, latest))
