@@ -70,44 +70,44 @@ REFUSED_BY_DESIGN = {f"1.2.{n}": 1003 for n in range(1, 9)}
 
 
 # Run as `python LAUNCHER PACKAGE ARGS...` in the generated venv: the package's own command line
-# (`python -m PACKAGE ARGS...`), its runner, settings and app, but the app's logic is Echo. The
-# runner's serve() builds its app through the module-level name create_app, replaced here.
+# (`python -m PACKAGE ARGS...`), its runner, settings and app, but the app's logic is Echo,
+# handed to main() as the logic to serve.
 LAUNCHER = '''
 import importlib
+import logging
 import sys
 
 package = sys.argv[1]
 main = importlib.import_module(package + ".__main__")
-runner = importlib.import_module(package + ".runner")
-server = importlib.import_module(package + ".server")
-state = importlib.import_module(package + ".state")
+settings = importlib.import_module(package + ".settings").parse_settings(sys.argv[2:])
 
 
 class Echo:
-    """Sends each text back where it came from (the session, or the client) through ProxyOut."""
+    """Sends each text back to the client that sent it, and to it only."""
 
     def __init__(self, out):
         self.out = out
+        logging.getLogger(package).info(
+            "conformance run: echo logic (rate limit %s)", settings.rate_limit
+        )
 
-    async def on_open(self, peer):
+    async def on_connect(self, client):
         pass
 
-    async def on_message(self, peer, text):
-        await self.out.send(peer.id, text)
+    async def on_message(self, client, text):
+        await client.send(text)
 
-    async def on_close(self, peer):
+    async def on_disconnect(self, client):
+        pass
+
+    async def on_session_start(self, session):
+        pass
+
+    async def on_session_end(self, session):
         pass
 
 
-def create_echo_app(settings):
-    app = server.create_app(settings)
-    app[state.LOGIC] = Echo(app[state.PROXY_OUT])
-    runner.logger.info("conformance run: echo logic (rate limit %s)", settings.rate_limit)
-    return app
-
-
-runner.create_app = create_echo_app
-main.main(sys.argv[2:])
+main.main(sys.argv[2:], logic=Echo)
 '''
 
 

@@ -6,14 +6,15 @@
 Run it with the project and its ``dev`` extra installed (``./scripts/test``
 installs both; then ``scripts/python benchmarks/bench.py``). It prints round
 trips per second with p50/p99 latency (closed loop, ``ping`` -> ``pong``{% if cookiecutter.multi_session %}; as
-plain text, and as the page speaks: JSON frames, numbered and kept for
-replay{% endif %}), fan-out deliveries per second (the streaming example at a 2 ms
+plain text, and as the page speaks it{% endif %}), fan-out deliveries per second (the streaming example at a 2 ms
 interval, 100-byte messages), connects per second (open, one round trip,
 close) and memory per idle connection (Linux: read from ``/proc``). A server it
 starts runs with every feature on and the per-connection rate limit lifted
 (``--rate-limit 0``): a closed loop sends thousands of messages a second on one
-connection. The client is Python too, so it may saturate before the server
-does: the figures are a floor.
+connection. The round trips need one reply per message: if your logic
+answers otherwise, ``--logic Echo`` serves the tests' echo (``tests/apps.py``)
+instead, which measures the server without your logic. The client is Python
+too, so it may saturate before the server does: the figures are a floor.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
 __all__ = ["main"]
 
 PACKAGE = "{{ cookiecutter.package_name }}"
+PROJECT = Path(__file__).parent.parent  # where ``python -m tests.serve`` finds the tests
 STARTUP_TIMEOUT = 10.0
 FANOUT_INTERVAL = 0.002  # seconds between broadcasts
 FANOUT_SIZE = 100  # bytes per broadcast message
@@ -63,7 +65,7 @@ async def round_trips(
 ) -> RoundTrips:
     """``connections`` clients each loop ``ping`` -> ``pong`` for ``duration`` seconds.
 
-    ``as_page``: speak the page's protocol (JSON frames, numbered, kept for replay).
+    ``as_page``: speak the page's protocol (JSON frames).
     """
     latencies: list[float] = []
     if as_page:
@@ -163,14 +165,18 @@ async def memory_per_connection(url: str, pid: int, connections: int) -> float:
 
 
 @contextlib.contextmanager
-def started_server(*flags: str) -> Iterator[tuple[str, int]]:
-    """Run this project's server on a free port; yield its websocket URL and process id."""
+def started_server(*flags: str, logic: str | None = None) -> Iterator[tuple[str, int]]:
+    """Run this project's server on a free port; yield its websocket URL and process id.
+
+    It serves the project's logic, or with ``logic`` the one of that name in ``tests/apps.py``.
+    """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", PACKAGE, "--port", str(port)]
+    module = [PACKAGE] if logic is None else ["tests.serve", logic]
+    command = [sys.executable, "-m", *module, "--port", str(port), "--rate-limit", "0"]
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen([*command, "--rate-limit", "0", *flags], stderr=log)
+        process = subprocess.Popen([*command, *flags], cwd=PROJECT, stderr=log)
         try:
             deadline = time.monotonic() + STARTUP_TIMEOUT
             while b"started websocket server" not in _read(log):
@@ -196,6 +202,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--url", help="a running server's websocket URL (default: start one)")
     parser.add_argument("--pid", type=int, help="that server's process id, for the memory figure")
+    parser.add_argument(
+        "--logic",
+        metavar="NAME",
+        help="the server it starts serves this logic of tests/apps.py (e.g. Echo), not yours",
+    )
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
     parser.add_argument(
         "--connections", default="1,100", help="comma-separated client counts for round trips"
@@ -246,10 +257,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             asyncio.run(_measure_fan_out(args.url, args))
         return
     print("server: every feature on, per-connection rate limit lifted (--rate-limit 0)")
-    with started_server() as (url, pid):
+    with started_server(logic=args.logic) as (url, pid):
         asyncio.run(_measure(url, pid, args))
     streaming = ("--notify-interval", str(FANOUT_INTERVAL), "--notify-size", str(FANOUT_SIZE))
-    with started_server(*streaming) as (url, _):
+    with started_server(*streaming, logic=args.logic) as (url, _):
         asyncio.run(_measure_fan_out(url, args))
 
 

@@ -18,6 +18,7 @@ from typing import IO
 STARTUP_TIMEOUT = 10.0
 STARTUP_POLL = 0.02
 LISTENING = "started websocket server at"
+PROJECT = Path(__file__).parent.parent  # where ``python -m tests.serve`` finds the tests
 
 
 def free_port() -> int:
@@ -140,6 +141,7 @@ def _spawn(
         command = [sys.executable, "-m", "tests.serve", logic]
     return subprocess.Popen(
         [*command, "--host", "127.0.0.1", "--port", str(port), *args],
+        cwd=PROJECT,
         stdout=server_log.writer,
         stderr=server_log.writer,
     )

@@ -95,7 +95,7 @@ async def test_slow_reader_is_dropped_while_healthy_clients_get_every_message() 
     args += ["--notify-after-clients", str(AUDIENCE)]
     args += ["--send-queue-bytes", str(SEND_QUEUE_BYTES), "--rate-limit", "0"]
     args += ["--heartbeat", "0"]  # so that only the queue limit can drop the slow client
-    with running_server(*args) as server:
+    with running_server(*args, logic="Echo") as server:
         pid = server.process.pid
         baseline = rss_kib(pid)
         peak = [baseline]
@@ -138,7 +138,7 @@ async def test_frames_bigger_than_the_socket_buffers_arrive_whole_and_in_order(
         f"{number}".ljust(256 * 1024, "x") if number % 2 else f"{number}" for number in range(6)
     ]
     for frame in frames:
-        connection.send(frame)
+        connection.write(frame)
     received = [(await ws.receive(timeout=5)).data for _ in frames]
     assert received == frames
     await ws.close()

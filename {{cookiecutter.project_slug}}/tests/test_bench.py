@@ -1,4 +1,8 @@
-"""``python benchmarks/bench.py`` runs end to end and prints every figure (a smoke run)."""
+"""``python benchmarks/bench.py`` runs end to end and prints every figure (a smoke run).
+
+It serves the tests' Echo (``--logic Echo``): the round trips need one reply per
+message, whatever ``logic.py`` answers.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ RUN_TIMEOUT = 120.0
 def test_benchmark_prints_every_figure() -> None:
     arguments = [
         *("--duration", "0.3", "--connections", "1,5", "--connect-workers", "2"),
-        *("--idle-connections", "20", "--fanout-connections", "5"),
+        *("--idle-connections", "20", "--fanout-connections", "5", "--logic", "Echo"),
     ]
     finished = subprocess.run(
         [sys.executable, str(BENCH), *arguments],

@@ -13,15 +13,8 @@ from pytest_aiohttp import AiohttpClient
 from websockets.asyncio.client import ClientConnection, connect
 
 from {{ cookiecutter.package_name }} import Settings, create_app
-{%- if not cookiecutter.multi_session %}
-from {{ cookiecutter.package_name }}.connection import Connection
-{%- endif %}
-from {{ cookiecutter.package_name }}.logic import Logic
-{%- if cookiecutter.multi_session %}
-from {{ cookiecutter.package_name }}.sessions import Session
-{%- endif %}
-from {{ cookiecutter.package_name }}.state import LOGIC, PROXY_OUT
 
+from .apps import Echo
 from .running_server import running_server
 
 TIMEOUT = 5.0
@@ -36,28 +29,13 @@ REPLY = "x" * 1024  # 2 MB of replies in all: far more than the sockets' buffers
 SMALL_RECEIVE_BUFFER = 4096
 
 
-class Echo(Logic):
-    """Sends every message back to where it came from (the sample's answers do not matter here)."""
-{%- if cookiecutter.multi_session %}
-
-    async def on_message(self, session: Session, text: str) -> None:
-        await self.out.send(session.id, text)
-{%- else %}
-
-    async def on_message(self, client: Connection, text: str) -> None:
-        await self.out.send(client.id, text)
-{%- endif %}
-
-
 async def test_what_was_queued_goes_out_before_the_answer_to_a_close(
     aiohttp_client: AiohttpClient,
 ) -> None:
     """The client sends 2,000 messages and its close, reading nothing meanwhile: the replies
     back up in the server's queue, and every one of them arrives before the close frame."""
     settings = Settings(port=0, rate_limit=0, send_queue_bytes=4 * REPLIES * len(REPLY))
-    app = create_app(settings)
-    app[LOGIC] = Echo(app[PROXY_OUT])
-    client = await aiohttp_client(app)
+    client = await aiohttp_client(create_app(settings, Echo))
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_RECEIVE_BUFFER)
     sock.connect(("127.0.0.1", client.port))
@@ -126,7 +104,7 @@ async def send_binary(ws: ClientConnection) -> None:
 
 async def send_too_fast(ws: ClientConnection) -> None:
     for _ in range(5):
-        await ws.send("ping")
+        await ws.send("hello")
 
 
 @pytest.mark.parametrize(
@@ -146,7 +124,7 @@ async def send_too_fast(ws: ClientConnection) -> None:
 )
 async def test_the_close_line_logs_the_code_on_the_wire(action: Action, code: str) -> None:
     limits = ("--max-message-size", str(MAX_MESSAGE_SIZE), "--rate-limit", "1", "--rate-burst", "2")
-    with running_server(*limits) as server:
+    with running_server(*limits, logic="Echo") as server:
         ws = await connect(server.ws_url)
         await action(ws)
         line = await wait_for_close_line(server.log)

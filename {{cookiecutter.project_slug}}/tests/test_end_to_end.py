@@ -1,4 +1,8 @@
-"""The server as a real process, driven by a real ``websockets`` client."""
+"""The server as a real process, driven by a real ``websockets`` client.
+
+It serves :class:`~tests.apps.Echo` (see ``conftest.py``); the project's own
+answers are tested in ``test_logic.py``.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +22,11 @@ from .running_server import ServerProcess, running_server
 
 
 @pytest.mark.parametrize("path", ["/ws", "/"])
-async def test_ping_pong_exchange(server: ServerProcess, path: str) -> None:
+async def test_messages_are_exchanged_on_both_paths(server: ServerProcess, path: str) -> None:
     async with connect(f"ws://127.0.0.1:{server.port}{path}") as ws:
-        await ws.send("ping")
-        assert await asyncio.wait_for(ws.recv(), 5) == "pong"
-        await ws.send("hello world")
-        assert await asyncio.wait_for(ws.recv(), 5) == "ok"
+        for text in ("hello", "hello world"):
+            await ws.send(text)
+            assert await asyncio.wait_for(ws.recv(), 5) == text
 
 
 def test_logs_where_it_listens(server: ServerProcess) -> None:
@@ -39,8 +42,8 @@ def test_page_and_script_are_served(server: ServerProcess) -> None:
 
 async def test_sigterm_closes_clients_with_going_away_and_exits_zero(server: ServerProcess) -> None:
     async with connect(server.ws_url) as ws:
-        await ws.send("ping")
-        assert await asyncio.wait_for(ws.recv(), 5) == "pong"
+        await ws.send("hello")
+        assert await asyncio.wait_for(ws.recv(), 5) == "hello"
         server.process.send_signal(signal.SIGTERM)
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
@@ -51,17 +54,17 @@ async def test_sigterm_closes_clients_with_going_away_and_exits_zero(server: Ser
 
 
 async def test_notify_interval_flag_streams_notify() -> None:
-    with running_server("--notify-interval", "0.1") as streaming:
+    with running_server("--notify-interval", "0.1", logic="Echo") as streaming:
         async with connect(streaming.ws_url) as ws:
             number = int(str(await asyncio.wait_for(ws.recv(), 5)).removeprefix("notify "))
             assert await asyncio.wait_for(ws.recv(), 5) == f"notify {number + 1}"
 
 
 async def test_debug_log_level_adds_a_line_per_connection_opening() -> None:
-    with running_server("--log-level", "debug") as server:
+    with running_server("--log-level", "debug", logic="Echo") as server:
         async with connect(server.ws_url) as ws:
-            await ws.send("ping")
-            assert await asyncio.wait_for(ws.recv(), 5) == "pong"
+            await ws.send("hello")
+            assert await asyncio.wait_for(ws.recv(), 5) == "hello"
         assert server.stop() == 0
         log = server.log()
     assert " DEBUG " in log

@@ -4,7 +4,9 @@ Hypothesis makes up what an attacker sends: arbitrary text, bytes in text and
 binary frames, oversized and deeply nested frames{% if cookiecutter.multi_session %}, JSON objects of random shape,
 with and without the subprotocol{% endif %}. Whatever it is, the attacker's
 connection either keeps working or is closed with a documented code, and
-another client still gets ``pong`` from a live server that logged no traceback.
+another client is still answered by a live server that logged no traceback.
+The server serves :class:`~tests.apps.Echo`: a client that is still served
+gets its probe back.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ MAX_MESSAGE_SIZE = 64 * 1024  # the server's default --max-message-size
 # frames, too big.
 DOCUMENTED_CLOSE_CODES = {1003, 1007, 1008, 1009}
 DEEPLY_NESTED = "[" * 5000  # deeper than Python's recursion limit
+PROBE = "are you still there?"  # sent after the attack: Echo sends it back
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -100,7 +103,7 @@ def assert_frame_or_protocol_error(text: str) -> None:
 
 @pytest.fixture(scope="module")
 def fuzz_server() -> Iterator[ServerProcess]:
-    with running_server("--rate-limit", "0") as server:
+    with running_server("--rate-limit", "0", logic="Echo") as server:
         yield server
 
 
@@ -113,27 +116,28 @@ async def send_frame(ws: ClientConnection, frame: Frame) -> None:
 {%- if cookiecutter.multi_session %}
 
 
-def is_pong(frame: str | bytes, subprotocol: bool) -> bool:
+def is_probe(frame: str | bytes, subprotocol: bool) -> bool:
+    """Whether ``frame`` is Echo's answer to the probe (to one connection: a direct frame)."""
     if not subprotocol:
-        return frame == "pong"
+        return frame == PROBE
     decoded = json.loads(frame)
-    return bool(decoded.get("type") == "message" and decoded.get("data") == "pong")
+    return bool(decoded.get("type") == "direct" and decoded.get("data") == PROBE)
 
 
 async def attack(url: str, sent: list[Frame], subprotocol: bool) -> None:
-    """Send ``sent``, then ping: the connection must be served or closed for a documented reason."""
+    """Send ``sent``, then a probe: it must be answered, or closed for a documented reason."""
     options: dict[str, Any] = {"subprotocols": [SUBPROTOCOL]} if subprotocol else {}
-    ping = json.dumps({"type": "message", "data": "ping"}) if subprotocol else "ping"
+    probe = json.dumps({"type": "message", "data": PROBE}) if subprotocol else PROBE
     async with connect(url, **options) as attacker:
         close: Close | None = None
         try:
             for frame in sent:
                 await send_frame(attacker, frame)
             # Still open: it must still be served, after whatever replies the frames got.
-            await attacker.send(ping)
+            await attacker.send(probe)
             deadline = time.monotonic() + REPLY_TIMEOUT
-            while not is_pong(await asyncio.wait_for(attacker.recv(), REPLY_TIMEOUT), subprotocol):
-                assert time.monotonic() < deadline, "no pong for the attacker"
+            while not is_probe(await asyncio.wait_for(attacker.recv(), REPLY_TIMEOUT), subprotocol):
+                assert time.monotonic() < deadline, "no answer for the attacker"
         except ConnectionClosed as closed:
             close = closed.rcvd
     # The server closed it with a code that says why. (An attacker still sending by then may
@@ -143,17 +147,17 @@ async def attack(url: str, sent: list[Frame], subprotocol: bool) -> None:
 
 
 async def attack(url: str, sent: list[Frame]) -> None:
-    """Send ``sent``, then ping: the connection must be served or closed for a documented reason."""
+    """Send ``sent``, then a probe: it must be answered, or closed for a documented reason."""
     async with connect(url) as attacker:
         close: Close | None = None
         try:
             for frame in sent:
                 await send_frame(attacker, frame)
             # Still open: it must still be served, after whatever replies the frames got.
-            await attacker.send("ping")
+            await attacker.send(PROBE)
             deadline = time.monotonic() + REPLY_TIMEOUT
-            while await asyncio.wait_for(attacker.recv(), REPLY_TIMEOUT) != "pong":
-                assert time.monotonic() < deadline, "no pong for the attacker"
+            while await asyncio.wait_for(attacker.recv(), REPLY_TIMEOUT) != PROBE:
+                assert time.monotonic() < deadline, "no answer for the attacker"
         except ConnectionClosed as closed:
             close = closed.rcvd
     # The server closed it with a code that says why. (An attacker still sending by then may
@@ -164,8 +168,8 @@ async def attack(url: str, sent: list[Frame]) -> None:
 
 async def assert_served(url: str) -> None:
     async with connect(url) as bystander:
-        await bystander.send("ping")
-        assert await asyncio.wait_for(bystander.recv(), REPLY_TIMEOUT) == "pong"
+        await bystander.send(PROBE)
+        assert await asyncio.wait_for(bystander.recv(), REPLY_TIMEOUT) == PROBE
 
 
 {%- if cookiecutter.multi_session %}

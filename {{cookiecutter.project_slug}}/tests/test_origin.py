@@ -16,6 +16,8 @@ from pytest_aiohttp import AiohttpClient
 from {{ cookiecutter.package_name }} import Settings, create_app
 from {{ cookiecutter.package_name }}.state import PROXY_OUT
 
+from .apps import Echo
+
 LISTED = "https://app.example"
 REPLY_TIMEOUT = 5
 
@@ -30,7 +32,7 @@ async def start(
     settings = Settings(
         host="127.0.0.1", port=0, allowed_origins=allowed_origins, require_origin=require_origin
     )
-    return await aiohttp_client(create_app(settings))
+    return await aiohttp_client(create_app(settings, Echo))
 
 
 def own_origin(client: Client) -> str:
@@ -40,8 +42,8 @@ def own_origin(client: Client) -> str:
 
 async def assert_accepted(client: Client, path: str = "/ws", origin: str | None = None) -> None:
     async with client.ws_connect(path, origin=origin) as ws:
-        await ws.send_str("ping")
-        assert await ws.receive_str(timeout=REPLY_TIMEOUT) == "pong"
+        await ws.send_str("hello")
+        assert await ws.receive_str(timeout=REPLY_TIMEOUT) == "hello"
 
 
 async def assert_refused(client: Client, path: str = "/ws", origin: str | None = None) -> None:

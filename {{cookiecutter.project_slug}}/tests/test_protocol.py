@@ -1,4 +1,9 @@
-"""The page's JSON subprotocol: a welcome, wrapped messages, errors that keep the connection."""
+"""The page's JSON subprotocol: a welcome, wrapped messages, errors that keep the connection.
+
+What the app sends to the session comes numbered (``message``, kept for a
+resume); what it sends to one connection comes unnumbered (``direct``: see
+``test_api.py``).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,15 @@ import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 
+from {{ cookiecutter.package_name }} import Settings, create_app
 from {{ cookiecutter.package_name }}.protocol import (
     SUBPROTOCOL,
     ClientFrame,
     ProtocolError,
     parse_client_frame,
 )
+
+from .apps import SessionEcho
 
 
 @pytest.mark.parametrize(
@@ -40,22 +48,22 @@ def test_heartbeat_frame_is_recognised() -> None:
     assert parse_client_frame('{"type": "heartbeat"}') == ClientFrame("heartbeat")
 
 
-async def test_protocol_client_gets_welcome_then_wrapped_replies(
-    aiohttp_client: AiohttpClient, app: web.Application
+async def test_protocol_client_gets_welcome_then_numbered_session_messages(
+    aiohttp_client: AiohttpClient,
 ) -> None:
-    client = await aiohttp_client(app)
+    client = await aiohttp_client(create_app(Settings(port=0), SessionEcho))
     async with client.ws_connect("/ws", protocols=(SUBPROTOCOL,)) as ws:
         assert ws.protocol == SUBPROTOCOL
         welcome = json.loads(await ws.receive_str(timeout=5))
         assert welcome["type"] == "welcome"
         assert set(welcome) == {"type", "seq", "heartbeat"}  # the session id stays in the cookie
         assert welcome["seq"] == 0
-        await ws.send_str(json.dumps({"type": "message", "data": "ping"}))
+        await ws.send_str(json.dumps({"type": "message", "data": "one"}))
         reply = json.loads(await ws.receive_str(timeout=5))
-        assert reply == {"type": "message", "seq": 1, "data": "pong"}
-        await ws.send_str(json.dumps({"type": "message", "data": "again"}))
+        assert reply == {"type": "message", "seq": 1, "data": "one"}
+        await ws.send_str(json.dumps({"type": "message", "data": "two"}))
         reply = json.loads(await ws.receive_str(timeout=5))
-        assert reply == {"type": "message", "seq": 2, "data": "ok"}
+        assert reply == {"type": "message", "seq": 2, "data": "two"}
 
 
 async def test_heartbeat_is_answered_without_a_sequence_number(
@@ -79,4 +87,4 @@ async def test_malformed_frame_gets_an_error_and_the_connection_stays_open(
         assert error == {"type": "error", "error": "frame is not valid JSON"}
         await ws.send_str(json.dumps({"type": "message", "data": "hi"}))
         reply = json.loads(await ws.receive_str(timeout=5))
-        assert reply == {"type": "message", "seq": 1, "data": "ok"}
+        assert reply == {"type": "direct", "data": "hi"}

@@ -15,12 +15,12 @@ TIMEOUT = 5.0
 
 async def peer_and_cookie(headers: dict[str, str], *args: str) -> tuple[str, str]:
     """Connect once with ``headers``; return the peer the close line logs, and the Set-Cookie."""
-    with running_server(*args) as server:
+    with running_server(*args, logic="Echo") as server:
         async with connect(server.ws_url, additional_headers=headers) as ws:
             assert ws.response is not None
             cookie = ws.response.headers.get("Set-Cookie", "")
-            await ws.send("ping")
-            await asyncio.wait_for(ws.recv(), TIMEOUT)
+            await ws.send("hello")
+            assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "hello"
         for _ in range(int(TIMEOUT / 0.02)):
             if match := re.search(r"close .*peer=(\S+)", server.log()):
                 return match[1], cookie

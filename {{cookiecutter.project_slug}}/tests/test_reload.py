@@ -1,7 +1,9 @@
 """``--reload``: editing a Python file of the package restarts the server with the new code.
 
 The server runs from a copy of the package in a temporary folder (first on
-``PYTHONPATH``), so the tests edit the copy's ``logic.py``, never yours.
+``PYTHONPATH``), so the tests edit the copy's ``logic.py``, never yours. They
+write a whole logic of their own there (an echo with a prefix), so that they
+depend on nothing your logic says.
 """
 
 from __future__ import annotations
@@ -33,6 +35,47 @@ PACKAGE = "{{ cookiecutter.package_name }}"
 RESTART_TIMEOUT = 5.0  # from the edit to the new server listening; well under a second when idle
 REPLY_TIMEOUT = 5.0
 STARTED = re.compile(r"\[(?P<pid>\d+)\] \S+: started websocket server at")
+# The logic.py the tests write: each message is answered with PREFIX and the message.
+LOGIC = '''"""The logic test_reload.py serves: it answers each message with a prefix."""
+
+from __future__ import annotations
+
+{% if cookiecutter.multi_session -%}
+from .api import Client, Session
+{%- else -%}
+from .api import Client
+{%- endif %}
+from .proxy_out import ProxyOut
+
+PREFIX = "<prefix>"
+
+
+class Logic:
+    def __init__(self, out: ProxyOut) -> None:
+        self.out = out
+
+    async def on_connect(self, client: Client) -> None:
+        pass
+
+    async def on_message(self, client: Client, text: str) -> None:
+        await client.send(PREFIX + text)
+
+    async def on_disconnect(self, client: Client) -> None:
+        pass
+{%- if cookiecutter.multi_session %}
+
+    async def on_session_start(self, session: Session) -> None:
+        pass
+
+    async def on_session_end(self, session: Session) -> None:
+        pass
+{%- endif %}
+'''
+
+
+def prefixing_logic(prefix: str) -> str:
+    """The text of a logic.py that answers each message with ``prefix`` and the message."""
+    return LOGIC.replace("<prefix>", prefix)
 
 
 def started_pids(server: ServerProcess) -> list[int]:
@@ -57,12 +100,14 @@ def starts(count: int) -> Callable[[str], bool]:
 def reloading_server(root: Path) -> Iterator[tuple[ServerProcess, Path]]:
     """Serve a copy of the package under ``root`` with ``--reload``; yield it and its logic.py.
 
-    It yields once the first server listens. The log stays readable after the
-    server stopped, until the ``with`` block ends.
+    The copy's logic.py answers ``one: <message>``. It yields once the first
+    server listens. The log stays readable after the server stopped, until the
+    ``with`` block ends.
     """
     source = Path({{ cookiecutter.package_name }}.__file__).parent
     copy = root / PACKAGE
     shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "logic.py").write_text(prefixing_logic("one: "))
     python_path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
     port = free_port()
     server_log = ServerLog()
@@ -100,9 +145,9 @@ async def test_editing_logic_restarts_the_server_with_the_new_code(tmp_path: Pat
         assert f"watching the Python files in {logic.parent.resolve()}" in server.log()
         async with connect(server.ws_url) as before:
             await before.send("hello")
-            assert await asyncio.wait_for(before.recv(), REPLY_TIMEOUT) == "ok"
+            assert await asyncio.wait_for(before.recv(), REPLY_TIMEOUT) == "one: hello"
 
-            logic.write_text(logic.read_text().replace('else "ok"', 'else "edited"'))
+            logic.write_text(prefixing_logic("two: "))
             edited = time.monotonic()
             # The old server drains: the open connection is closed with 1001 (going away),
             # after which the page reconnects by itself.
@@ -112,8 +157,7 @@ async def test_editing_logic_restarts_the_server_with_the_new_code(tmp_path: Pat
             assert closed.value.rcvd.code == 1001
         await wait_for_log(server, starts(2), RESTART_TIMEOUT - (time.monotonic() - edited))
 
-        assert await exchange(server.ws_url, "hello") == "edited"
-        assert await exchange(server.ws_url, "ping") == "pong"
+        assert await exchange(server.ws_url, "hello") == "two: hello"
         assert "reload: logic.py changed; restarting the server" in server.log()
         assert server.stop(signal.SIGTERM) == 0
         log = server.log()
@@ -131,9 +175,9 @@ async def test_a_file_that_does_not_import_is_served_again_once_fixed(tmp_path: 
         working = logic.read_text()
         logic.write_text(working + "\ndef broken(:\n")
         await wait_for_log(server, lambda log: "SyntaxError" in log, RESTART_TIMEOUT)
-        logic.write_text(working.replace('else "ok"', 'else "fixed"'))
+        logic.write_text(prefixing_logic("fixed: "))
         await wait_for_log(server, starts(2), RESTART_TIMEOUT)
-        assert await exchange(server.ws_url, "hello") == "fixed"
+        assert await exchange(server.ws_url, "hello") == "fixed: hello"
         assert server.stop(signal.SIGTERM) == 0
 
 

@@ -15,6 +15,7 @@ from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
 from {{ cookiecutter.package_name }}.sessions import SESSION_COOKIE
 from {{ cookiecutter.package_name }}.state import PROXY_OUT, SESSIONS
 
+from .apps import Echo
 from .resuming_client import CutPlan, ResumingClient
 from .running_server import running_server
 
@@ -47,22 +48,22 @@ def session_id_of(client: TestClient[web.Request, web.Application]) -> str:
 
 
 async def test_reconnect_replays_exactly_what_was_missed(aiohttp_client: AiohttpClient) -> None:
-    app = create_app(Settings(port=0))
+    app = create_app(Settings(port=0), Echo)
     client = await aiohttp_client(app)
     ws, welcome = await open_protocol_client(client)
     session_id = session_id_of(client)
-    await app[PROXY_OUT].send(session_id, "one")
+    await app[PROXY_OUT].to_session(session_id, "one")
     assert await receive_frame(ws) == {"type": "message", "seq": 1, "data": "one"}
     await ws.close()
 
     for text in ("two", "three"):
-        await app[PROXY_OUT].send(session_id, text)
+        await app[PROXY_OUT].to_session(session_id, text)
     ws, welcome = await open_protocol_client(client, last_seq=1)
     assert session_id_of(client) == session_id
     assert welcome["seq"] == 3
     assert await receive_frame(ws) == {"type": "message", "seq": 2, "data": "two"}
     assert await receive_frame(ws) == {"type": "message", "seq": 3, "data": "three"}
-    await app[PROXY_OUT].send(session_id, "live")
+    await app[PROXY_OUT].to_session(session_id, "live")
     assert await receive_frame(ws) == {"type": "message", "seq": 4, "data": "live"}
     await ws.close()
 
@@ -70,12 +71,12 @@ async def test_reconnect_replays_exactly_what_was_missed(aiohttp_client: Aiohttp
 async def test_resume_after_the_buffer_overflowed_gets_a_gap_frame(
     aiohttp_client: AiohttpClient,
 ) -> None:
-    app = create_app(Settings(port=0, replay_size=5))
+    app = create_app(Settings(port=0, replay_size=5), Echo)
     client = await aiohttp_client(app)
     ws, _ = await open_protocol_client(client)
     await ws.close()
     for number in range(1, 14):
-        await app[PROXY_OUT].send(session_id_of(client), f"m{number}")
+        await app[PROXY_OUT].to_session(session_id_of(client), f"m{number}")
 
     ws, _ = await open_protocol_client(client, last_seq=0)
     assert await receive_frame(ws) == {"type": "gap", "from": 1, "to": 8}
@@ -87,13 +88,13 @@ async def test_resume_after_the_buffer_overflowed_gets_a_gap_frame(
 
 async def test_messages_older_than_the_replay_age_are_a_gap(aiohttp_client: AiohttpClient) -> None:
     # Ages far apart, so that a slow reconnect on a busy machine cannot age "fresh" out too.
-    app = create_app(Settings(port=0, replay_age=0.5))
+    app = create_app(Settings(port=0, replay_age=0.5), Echo)
     client = await aiohttp_client(app)
     ws, _ = await open_protocol_client(client)
     await ws.close()
-    await app[PROXY_OUT].send(session_id_of(client), "stale")
+    await app[PROXY_OUT].to_session(session_id_of(client), "stale")
     await asyncio.sleep(0.6)
-    await app[PROXY_OUT].send(session_id_of(client), "fresh")
+    await app[PROXY_OUT].to_session(session_id_of(client), "fresh")
 
     ws, _ = await open_protocol_client(client, last_seq=0)
     assert await receive_frame(ws) == {"type": "gap", "from": 1, "to": 1}
@@ -102,7 +103,7 @@ async def test_messages_older_than_the_replay_age_are_a_gap(aiohttp_client: Aioh
 
 
 async def test_resume_of_an_expired_session_gets_a_reset(aiohttp_client: AiohttpClient) -> None:
-    app = create_app(Settings(port=0, session_grace=0))
+    app = create_app(Settings(port=0, session_grace=0), Echo)
     client = await aiohttp_client(app)
     ws, _ = await open_protocol_client(client)
     old_session_id = session_id_of(client)
@@ -119,7 +120,7 @@ async def test_resume_of_an_expired_session_gets_a_reset(aiohttp_client: Aiohttp
 
 
 async def test_impossible_positions_get_a_reset(aiohttp_client: AiohttpClient) -> None:
-    app = create_app(Settings(port=0))
+    app = create_app(Settings(port=0), Echo)
     client = await aiohttp_client(app)
     ws, _ = await open_protocol_client(client)
     for bad_position in ("99", "-1", "abc"):
@@ -132,13 +133,13 @@ async def test_impossible_positions_get_a_reset(aiohttp_client: AiohttpClient) -
 
 
 async def test_a_new_tab_starts_from_the_latest_number(aiohttp_client: AiohttpClient) -> None:
-    app = create_app(Settings(port=0))
+    app = create_app(Settings(port=0), Echo)
     client = await aiohttp_client(app)
     first_tab, _ = await open_protocol_client(client)
-    await app[PROXY_OUT].send(session_id_of(client), "before")
+    await app[PROXY_OUT].to_session(session_id_of(client), "before")
     second_tab, second_welcome = await open_protocol_client(client)
     assert second_welcome["seq"] == 1
-    await app[PROXY_OUT].send(session_id_of(client), "after")
+    await app[PROXY_OUT].to_session(session_id_of(client), "after")
     assert await receive_frame(second_tab) == {"type": "message", "seq": 2, "data": "after"}
     await first_tab.close()
     await second_tab.close()
@@ -147,19 +148,19 @@ async def test_a_new_tab_starts_from_the_latest_number(aiohttp_client: AiohttpCl
 async def test_history_is_kept_once_a_protocol_client_has_joined(
     aiohttp_client: AiohttpClient,
 ) -> None:
-    app = create_app(Settings(port=0))
+    app = create_app(Settings(port=0), Echo)
     client = await aiohttp_client(app)
     plain = await client.ws_connect("/ws")  # sees no numbers, so cannot resume: nothing is kept
     (session,) = app[SESSIONS]
     for text in ("one", "two"):
-        await app[PROXY_OUT].send(session.id, text)
+        await app[PROXY_OUT].to_session(session.id, text)
         assert await plain.receive_str(timeout=TIMEOUT) == text
 
     ws, _ = await open_protocol_client(client, last_seq=0)  # same cookie, same session
     assert session_id_of(client) == session.id
     assert await receive_frame(ws) == {"type": "gap", "from": 1, "to": 2}
     await ws.close()
-    await app[PROXY_OUT].send(session.id, "three")
+    await app[PROXY_OUT].to_session(session.id, "three")
     resumed, _ = await open_protocol_client(client, last_seq=2)
     assert await receive_frame(resumed) == {"type": "message", "seq": 3, "data": "three"}
     await resumed.close()
@@ -173,7 +174,7 @@ async def test_stream_survives_many_cuts_exactly_once() -> None:
     client = ResumingClient()
     last_text = f"notify {STREAM_LENGTH}"
     streaming = ("--notify-interval", STREAM_INTERVAL, "--notify-count", str(STREAM_LENGTH))
-    with running_server(*streaming) as server:
+    with running_server(*streaming, logic="Echo") as server:
         for received, pause in plan.cuts:
             await client.connect(server.ws_url)
             await client.read_until(count=received, last_text=last_text)

@@ -98,28 +98,34 @@ async def test_a_send_on_one_process_reaches_the_session_on_another(
     redis_server: RedisServer,
 ) -> None:
     shared = ("--redis-url", redis_server.url)
-    with running_server(*shared) as first, running_server(*shared) as second:
+    # SessionEcho: what a tab sends goes back to every tab of its session.
+    with (
+        running_server(*shared, logic="SessionEcho") as first,
+        running_server(*shared, logic="SessionEcho") as second,
+    ):
         async with connect(first.ws_url) as tab_on_first:
             cookie = cookie_header(tab_on_first)
             async with connect(second.ws_url, additional_headers=cookie) as tab_on_second:
                 assert tab_on_second.response is not None
                 assert "Set-Cookie" not in tab_on_second.response.headers  # same session
-                await tab_on_first.send("ping")
-                assert await asyncio.wait_for(tab_on_first.recv(), TIMEOUT) == "pong"
-                assert await asyncio.wait_for(tab_on_second.recv(), TIMEOUT) == "pong"
+                await tab_on_first.send("hello")
+                assert await asyncio.wait_for(tab_on_first.recv(), TIMEOUT) == "hello"
+                assert await asyncio.wait_for(tab_on_second.recv(), TIMEOUT) == "hello"
 
 
 async def test_concurrent_sends_share_round_trips_and_keep_one_order(
     redis_server: RedisServer,
 ) -> None:
-    with running_server("--redis-url", redis_server.url, "--rate-limit", "0") as server:
+    # SessionEcho: each message goes back to the sender's session, through Redis.
+    shared = ("--redis-url", redis_server.url, "--rate-limit", "0")
+    with running_server(*shared, logic="SessionEcho") as server:
         clients = [await connect(server.ws_url, subprotocols=PAGE) for _ in range(BURST_CLIENTS)]
-        await clients[0].send(json.dumps({"type": "message", "data": "ping"}))
+        await clients[0].send(json.dumps({"type": "message", "data": "hello"}))
         await next_message(clients[0])  # the server has its connection for appends by now
 
         async def exchange(ws: ClientConnection) -> list[dict[str, Any]]:
             for _ in range(BURST_ROUNDS):
-                await ws.send(json.dumps({"type": "message", "data": "ping"}))
+                await ws.send(json.dumps({"type": "message", "data": "hello"}))
             return [await next_message(ws) for _ in range(BURST_ROUNDS)]
 
         observer = redis.Redis.from_url(redis_server.url)
@@ -132,7 +138,7 @@ async def test_concurrent_sends_share_round_trips_and_keep_one_order(
         assert accepted <= 1
         numbers = []
         for frames in replies:
-            assert [frame["data"] for frame in frames] == ["pong"] * BURST_ROUNDS
+            assert [frame["data"] for frame in frames] == ["hello"] * BURST_ROUNDS
             seqs = [frame["seq"] for frame in frames]
             assert seqs == sorted(seqs)
             numbers += seqs
@@ -145,10 +151,13 @@ async def test_a_broadcast_reaches_clients_on_every_process_once(
     redis_server: RedisServer,
 ) -> None:
     shared = ("--redis-url", redis_server.url)
-    with running_server(*shared) as first, running_server(*shared) as second:
+    with (
+        running_server(*shared, logic="Echo") as first,
+        running_server(*shared, logic="Echo") as second,
+    ):
         clients = [await connect(server.ws_url) for server in (first, second, first, second)]
         producer = ("--notify-interval", "0.05", "--notify-count", "5")
-        with running_server(*shared, *producer):
+        with running_server(*shared, *producer, logic="Echo"):
             for client in clients:
                 received = [await asyncio.wait_for(client.recv(), TIMEOUT) for _ in range(5)]
                 assert received == [f"notify {number}" for number in range(1, 6)]
@@ -161,11 +170,14 @@ async def test_a_broadcast_reaches_clients_on_every_process_once(
 async def test_a_stream_moves_to_another_process_without_loss(redis_server: RedisServer) -> None:
     shared = ("--redis-url", redis_server.url)
     received: list[tuple[int, str]] = []
-    with running_server(*shared) as doomed, running_server(*shared) as survivor:
+    with (
+        running_server(*shared, logic="Echo") as doomed,
+        running_server(*shared, logic="Echo") as survivor,
+    ):
         ws = await connect(doomed.ws_url, subprotocols=PAGE)
         cookie = cookie_header(ws)
         producer = ("--notify-interval", "0.003", "--notify-count", str(STREAM_LENGTH))
-        with running_server(*shared, *producer):
+        with running_server(*shared, *producer, logic="Echo"):
             while len(received) < STREAM_LENGTH // 3:
                 frame = await next_message(ws)
                 received.append((frame["seq"], frame["data"]))
@@ -194,17 +206,17 @@ async def test_resumes_on_either_process_while_the_stream_flows_exactly_once(
     last_text = f"notify {STREAM_LENGTH}"
     shared = ("--redis-url", redis_server.url)
     with contextlib.ExitStack() as servers:
-        processes = [servers.enter_context(running_server(*shared)) for _ in range(2)]
+        processes = [servers.enter_context(running_server(*shared, logic="Echo")) for _ in range(2)]
         await client.connect(processes[0].ws_url)
         producer = ("--notify-interval", STREAM_INTERVAL, "--notify-count", str(STREAM_LENGTH))
-        with running_server(*shared, *producer):
+        with running_server(*shared, *producer, logic="Echo"):
             for index, (received, pause) in enumerate(plan.cuts):
                 await client.read_until(count=received, last_text=last_text)
                 on = processes[index % 2]
                 if index == kill_at:
                     on.process.kill()  # SIGKILL: no goodbye, no flush
                     await client.read_until_closed()
-                    restarted = running_server(*shared, port=on.port)
+                    restarted = running_server(*shared, port=on.port, logic="Echo")
                     processes[index % 2] = await asyncio.to_thread(servers.enter_context, restarted)
                 else:
                     client.cut()
@@ -223,17 +235,18 @@ async def test_redis_restart_mid_stream_loses_only_what_was_sent_meanwhile(
 ) -> None:
     shared = ("--redis-url", redis_server.url)
     numbers: list[int] = []
-    with running_server(*shared) as server:
+    # SessionEcho: a message is sent back through the outgoing proxy, Redis or not.
+    with running_server(*shared, logic="SessionEcho") as server:
         ws = await connect(server.ws_url, subprotocols=PAGE)
-        with running_server(*shared, "--notify-interval", "0.01") as producer:
+        with running_server(*shared, "--notify-interval", "0.01", logic="Echo") as producer:
             while len(numbers) < 20:
                 numbers.append(int((await next_message(ws))["data"].removeprefix("notify ")))
 
             redis_server.stop()
             await wait_for_readiness(server, 503)
             plain = await connect(server.ws_url)  # local delivery keeps working
-            await plain.send("ping")
-            assert await asyncio.wait_for(plain.recv(), TIMEOUT) == "pong"
+            await plain.send("hello")
+            assert await asyncio.wait_for(plain.recv(), TIMEOUT) == "hello"
             await plain.close()
 
             redis_server.start()
@@ -258,23 +271,24 @@ async def test_redis_restart_mid_stream_loses_only_what_was_sent_meanwhile(
 
 
 async def test_two_workers_on_one_port_both_serve(redis_server: RedisServer) -> None:
-    with running_server("--workers", "2", "--redis-url", redis_server.url) as server:
+    workers = ("--workers", "2", "--redis-url", redis_server.url)
+    with running_server(*workers, logic="Echo") as server:
         for _ in range(100):
             if server.log().count("started websocket server") == 2:
                 break
             await asyncio.sleep(0.05)
         for _ in range(24):
             async with connect(server.ws_url) as ws:
-                await ws.send("ping")
-                assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "pong"
+                await ws.send("hello")
+                assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "hello"
         assert server.stop() == 0
         serving = set(re.findall(r"\[(\d+)\] [\w.]+: close session=", server.log()))
         assert len(serving) == 2
 
 
 async def test_workers_run_the_streaming_example_once(redis_server: RedisServer) -> None:
-    streaming = ("--notify-interval", "0.2")
-    with running_server("--workers", "2", "--redis-url", redis_server.url, *streaming) as server:
+    streaming = ("--workers", "2", "--redis-url", redis_server.url, "--notify-interval", "0.2")
+    with running_server(*streaming, logic="Echo") as server:
         async with connect(server.ws_url) as ws:
             received = [await asyncio.wait_for(ws.recv(), TIMEOUT) for _ in range(4)]
     numbers = [int(str(text).removeprefix("notify ")) for text in received]
@@ -284,7 +298,10 @@ async def test_workers_run_the_streaming_example_once(redis_server: RedisServer)
 async def test_the_stream_waits_for_clients_of_its_own_process(redis_server: RedisServer) -> None:
     shared = ("--redis-url", redis_server.url)
     producer = ("--notify-interval", "0.05", "--notify-after-clients", "2")
-    with running_server(*shared, *producer) as streaming, running_server(*shared) as other:
+    with (
+        running_server(*shared, *producer, logic="Echo") as streaming,
+        running_server(*shared, logic="Echo") as other,
+    ):
         elsewhere = await connect(other.ws_url)  # counts on its own process, not the producer's
         first = await connect(streaming.ws_url)
         for ws in (elsewhere, first):
@@ -302,7 +319,7 @@ async def test_with_workers_the_first_worker_waits_for_its_own_clients(
 ) -> None:
     shared = ("--workers", "2", "--redis-url", redis_server.url)
     producer = ("--notify-interval", "0.05", "--notify-after-clients", "1")
-    with running_server(*shared, *producer) as server:
+    with running_server(*shared, *producer, logic="Echo") as server:
         for _ in range(100):
             if server.log().count("started websocket server") == 2:
                 break

@@ -1,10 +1,15 @@
-"""Sessions: a cookie per browser, shared by its tabs, isolated from others, dropped after use."""
+"""Sessions: a cookie per browser, shared by its tabs, isolated from others, dropped after use.
+
+The server here serves :class:`~tests.apps.SessionEcho`: what a tab sends goes
+back to every tab of its session, and to no other session.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import re
+from collections.abc import Iterator
 from http.cookies import SimpleCookie
 
 import pytest
@@ -18,6 +23,7 @@ from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
 from {{ cookiecutter.package_name }}.sessions import SESSION_COOKIE
 from {{ cookiecutter.package_name }}.state import PROXY_OUT, SESSIONS
 
+from .apps import Echo
 from .running_server import ServerProcess, running_server
 
 REPLY_TIMEOUT = 5
@@ -48,6 +54,12 @@ async def assert_silent(ws: ClientConnection) -> None:
         await asyncio.wait_for(ws.recv(), SILENCE)
 
 
+@pytest.fixture
+def server() -> Iterator[ServerProcess]:
+    with running_server(logic="SessionEcho") as running:
+        yield running
+
+
 async def test_handshake_sets_a_strong_http_only_cookie(server: ServerProcess) -> None:
     async with open_session(server) as ws:
         morsel = session_cookie(ws)[SESSION_COOKIE]
@@ -58,15 +70,15 @@ async def test_handshake_sets_a_strong_http_only_cookie(server: ServerProcess) -
 
 
 async def test_the_session_id_is_in_no_frame_and_no_log_line() -> None:
-    with running_server("--log-level", "debug") as server:
+    with running_server("--log-level", "debug", logic="SessionEcho") as server:
         async with connect(server.ws_url, subprotocols=PAGE) as ws:
             session_id = session_id_of(ws)
             frames = [await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT)]  # the welcome
-            await ws.send(json.dumps({"type": "message", "data": "ping"}))
+            await ws.send(json.dumps({"type": "message", "data": "hello"}))
             frames.append(await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT))
         assert server.stop() == 0
         log = server.log()
-    assert json.loads(frames[1])["data"] == "pong"
+    assert json.loads(frames[1]) == {"type": "message", "seq": 1, "data": "hello"}
     assert all(session_id not in str(frame) for frame in frames)
     assert session_id not in log
     assert re.search(r"close session=[0-9a-f]{8} conn=1 ", log), log
@@ -75,19 +87,21 @@ async def test_the_session_id_is_in_no_frame_and_no_log_line() -> None:
 async def test_sessions_are_isolated(server: ServerProcess) -> None:
     async with open_session(server) as alice, open_session(server) as bob:
         assert session_id_of(alice) != session_id_of(bob)
-        await alice.send("ping")
-        assert await asyncio.wait_for(alice.recv(), REPLY_TIMEOUT) == "pong"
+        await alice.send("hello")
+        assert await asyncio.wait_for(alice.recv(), REPLY_TIMEOUT) == "hello"
         await assert_silent(bob)
 
 
-async def test_two_tabs_of_one_session_both_get_the_reply(server: ServerProcess) -> None:
+async def test_two_tabs_of_one_session_both_get_what_is_sent_to_the_session(
+    server: ServerProcess,
+) -> None:
     async with open_session(server) as first_tab:
         session_id = session_id_of(first_tab)
         async with open_session(server, session_id) as second_tab:
             assert session_cookie(second_tab) == SimpleCookie()  # rejoined: no new cookie
-            await first_tab.send("ping")
-            assert await asyncio.wait_for(first_tab.recv(), REPLY_TIMEOUT) == "pong"
-            assert await asyncio.wait_for(second_tab.recv(), REPLY_TIMEOUT) == "pong"
+            await first_tab.send("hello")
+            assert await asyncio.wait_for(first_tab.recv(), REPLY_TIMEOUT) == "hello"
+            assert await asyncio.wait_for(second_tab.recv(), REPLY_TIMEOUT) == "hello"
 
 
 async def test_closing_an_old_tab_keeps_the_newer_one_in_the_session(server: ServerProcess) -> None:
@@ -96,7 +110,7 @@ async def test_closing_an_old_tab_keeps_the_newer_one_in_the_session(server: Ser
     async with open_session(server, session_id) as new_tab:
         await old_tab.close()
         await new_tab.send("hello")
-        assert await asyncio.wait_for(new_tab.recv(), REPLY_TIMEOUT) == "ok"
+        assert await asyncio.wait_for(new_tab.recv(), REPLY_TIMEOUT) == "hello"
 
 
 async def test_reconnect_with_the_cookie_rejoins_the_session(server: ServerProcess) -> None:
@@ -104,8 +118,8 @@ async def test_reconnect_with_the_cookie_rejoins_the_session(server: ServerProce
         session_id = session_id_of(ws)
     async with open_session(server, session_id) as ws:
         assert SESSION_COOKIE not in session_cookie(ws)
-        await ws.send("ping")
-        assert await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT) == "pong"
+        await ws.send("hello")
+        assert await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT) == "hello"
 
 
 @pytest.mark.parametrize(
@@ -120,20 +134,22 @@ async def test_forged_or_unknown_ids_get_a_fresh_session(
         async with open_session(server, forged.encode("utf-8").decode("latin-1")) as attacker:
             fresh_id = session_id_of(attacker)
             assert fresh_id not in (forged, victim_id)
-            await attacker.send("ping")
-            assert await asyncio.wait_for(attacker.recv(), REPLY_TIMEOUT) == "pong"
+            await attacker.send("hello")
+            assert await asyncio.wait_for(attacker.recv(), REPLY_TIMEOUT) == "hello"
             await assert_silent(victim)
 
 
-async def test_send_reaches_only_the_addressed_session(aiohttp_client: AiohttpClient) -> None:
-    app = create_app(Settings(port=0))
+async def test_to_session_reaches_only_the_addressed_session(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    app = create_app(Settings(port=0), Echo)
     client = await aiohttp_client(app)
     async with client.ws_connect("/ws") as target:
         cookies = client.session.cookie_jar.filter_cookies(client.make_url("/"))
         target_id = cookies[SESSION_COOKIE].value
         client.session.cookie_jar.clear()  # the bystander is another browser
         bystander = await client.ws_connect("/ws")
-        await app[PROXY_OUT].send(target_id, "for you")
+        await app[PROXY_OUT].to_session(target_id, "for you")
         assert await target.receive_str(timeout=REPLY_TIMEOUT) == "for you"
         with pytest.raises(asyncio.TimeoutError):
             await bystander.receive_str(timeout=SILENCE)
@@ -150,7 +166,7 @@ async def wait_for_no_sessions(app: web.Application) -> None:
 
 
 async def test_session_is_dropped_after_the_grace_period(aiohttp_client: AiohttpClient) -> None:
-    app = create_app(Settings(port=0, session_grace=1.0))
+    app = create_app(Settings(port=0, session_grace=1.0), Echo)
     client = await aiohttp_client(app)
     async with client.ws_connect("/ws"):
         assert len(app[SESSIONS]) == 1
@@ -160,11 +176,11 @@ async def test_session_is_dropped_after_the_grace_period(aiohttp_client: Aiohttp
 
 
 async def test_registry_does_not_grow_with_churn(aiohttp_client: AiohttpClient) -> None:
-    app = create_app(Settings(port=0, session_grace=0))
+    app = create_app(Settings(port=0, session_grace=0), Echo)
     client = await aiohttp_client(app)
     for _ in range(1_000):
         client.session.cookie_jar.clear()  # a new browser each time: the worst case for growth
         async with client.ws_connect("/ws") as ws:
-            await ws.send_str("ping")
-            assert await ws.receive_str(timeout=REPLY_TIMEOUT) == "pong"
+            await ws.send_str("hello")
+            assert await ws.receive_str(timeout=REPLY_TIMEOUT) == "hello"
     await wait_for_no_sessions(app)

@@ -132,7 +132,8 @@ async def test_signal_flushes_a_slow_reader_then_closes_everyone_with_going_away
     signum: int,
 ) -> None:
     args = ["--notify-interval", STREAM_INTERVAL, "--rate-limit", "0"]
-    with running_server(*args, "--shutdown-timeout", str(SHUTDOWN_TIMEOUT)) as server:
+    timeout = ("--shutdown-timeout", str(SHUTDOWN_TIMEOUT))
+    with running_server(*args, *timeout, logic="Echo") as server:
         async with connect(server.ws_url) as fast, connect(server.ws_url, max_queue=4) as slow:
             fast_numbers: list[int] = []
             slow_numbers: list[int] = []
@@ -158,7 +159,8 @@ async def test_signal_flushes_a_slow_reader_then_closes_everyone_with_going_away
 
 async def test_exits_in_time_when_a_client_never_reads() -> None:
     args = ["--notify-interval", STREAM_INTERVAL, "--rate-limit", "0"]
-    with running_server(*args, "--shutdown-timeout", str(SHUTDOWN_TIMEOUT)) as server:
+    timeout = ("--shutdown-timeout", str(SHUTDOWN_TIMEOUT))
+    with running_server(*args, *timeout, logic="Echo") as server:
         sock = non_reading_socket(server.port)
         async with connect(server.ws_url, sock=sock, max_queue=1, ping_interval=None) as stuck:
             await asyncio.sleep(STREAM_BEFORE_SIGNAL)
@@ -175,11 +177,11 @@ async def test_each_connection_is_logged_once_as_it_closes_with_code_and_reason(
     server: ServerProcess,
 ) -> None:
     async with connect(server.ws_url) as leaving:
-        await leaving.send("ping")
-        assert await asyncio.wait_for(leaving.recv(), REPLY_TIMEOUT) == "pong"
+        await leaving.send("hello")
+        assert await asyncio.wait_for(leaving.recv(), REPLY_TIMEOUT) == "hello"
     async with connect(server.ws_url) as staying:
-        await staying.send("ping")
-        assert await asyncio.wait_for(staying.recv(), REPLY_TIMEOUT) == "pong"
+        await staying.send("hello")
+        assert await asyncio.wait_for(staying.recv(), REPLY_TIMEOUT) == "hello"
         assert await asyncio.to_thread(server.stop) == 0
     log = server.log()
     closed = [match.groupdict() for match in CLOSE_LINE.finditer(log)]

@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from {{ cookiecutter.package_name }} import Settings
 from {{ cookiecutter.package_name }}.runner import serve
 
+from .apps import Echo
 from .running_server import STARTUP_TIMEOUT, free_port
 
 REPLY_TIMEOUT = 5.0
@@ -52,12 +53,12 @@ async def test_without_loop_signal_handlers_a_signal_still_drains(
     before = signal.getsignal(signum)
     port = free_port()
     settings = Settings(host="127.0.0.1", port=port, shutdown_timeout=SHUTDOWN_TIMEOUT)
-    serving = asyncio.create_task(serve(settings))
+    serving = asyncio.create_task(serve(settings, Echo))
     await wait_until_listening(port, serving)
 
     async with connect(f"ws://127.0.0.1:{port}/ws") as client:
-        await client.send("ping")
-        assert await asyncio.wait_for(client.recv(), REPLY_TIMEOUT) == "pong"
+        await client.send("hello")
+        assert await asyncio.wait_for(client.recv(), REPLY_TIMEOUT) == "hello"
         # The server's own handler is in place (else the signal would stop pytest).
         assert signal.getsignal(signum) is not before
         signal.raise_signal(signum)

@@ -435,9 +435,9 @@ def test_the_listen_backlog_is_the_setting() -> None:
     if shutil.which("ss") is None:
         pytest.skip("no ss (iproute2) to read a listening socket's backlog")
     somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
-    with running_server() as server:
+    with running_server(logic="Echo") as server:
         assert listen_backlog(server.port) == min(Settings().backlog, somaxconn)
-    with running_server("--backlog", "77") as server:
+    with running_server("--backlog", "77", logic="Echo") as server:
         assert listen_backlog(server.port) == 77
 
 
@@ -450,7 +450,7 @@ async def test_cut_connections_all_resume_with_nothing_lost_or_twice() -> None:
 
 async def test_cut_connections_all_come_back_with_nothing_twice() -> None:
 {%- endif %}
-    with running_server("--notify-interval", STREAM_INTERVAL) as server:
+    with running_server("--notify-interval", STREAM_INTERVAL, logic="Echo") as server:
         storm = Storm([server.ws_url], {"server": server})
         try:
             await storm.start()
@@ -472,7 +472,7 @@ async def test_cut_connections_all_come_back_with_nothing_twice() -> None:
 
 
 async def test_a_restarted_server_gets_every_client_back() -> None:
-    with running_server("--notify-interval", STREAM_INTERVAL) as server:
+    with running_server("--notify-interval", STREAM_INTERVAL, logic="Echo") as server:
         storm = Storm([server.ws_url], {"server": server})
         try:
             await storm.start()
@@ -506,9 +506,9 @@ async def test_a_restarted_process_clients_resume_on_either_with_nothing_lost_or
         shared = ("--redis-url", redis_server.url)
         producer = ("--notify-interval", STREAM_INTERVAL)
         with (
-            running_server(*shared) as doomed,
-            running_server(*shared) as survivor,
-            running_server(*shared, *producer) as streaming,
+            running_server(*shared, logic="Echo") as doomed,
+            running_server(*shared, logic="Echo") as survivor,
+            running_server(*shared, *producer, logic="Echo") as streaming,
         ):
             servers = {"restarted": doomed, "other": survivor, "producer": streaming}
             storm = Storm([doomed.ws_url, survivor.ws_url], servers)
