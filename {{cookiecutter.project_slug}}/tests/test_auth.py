@@ -195,6 +195,11 @@ def test_a_plain_get_from_a_foreign_origin_is_forbidden(guarded: ServerProcess) 
     assert status == 403
 
 
+def get_page(url: str, headers: Mapping[str, str]) -> None:
+    request = urllib.request.Request(url, headers=dict(headers))
+    urllib.request.urlopen(request, timeout=TIMEOUT).close()
+
+
 async def wait_for_log(server: ServerProcess, text: str) -> str:
     """The server's log, once it holds ``text`` (the access log is written after the answer)."""
     deadline = time.monotonic() + TIMEOUT
@@ -202,6 +207,18 @@ async def wait_for_log(server: ServerProcess, text: str) -> str:
         assert time.monotonic() < deadline, f"not logged: {text}\n{server.log()}"
         await asyncio.sleep(0.02)
     return server.log()
+
+
+async def test_the_access_log_hides_tokens(guarded: ServerProcess) -> None:
+    token = sign("dave")
+    with pytest.raises(InvalidStatus):
+        await connect(f"{guarded.ws_url}?token={token}x", open_timeout=TIMEOUT)
+    page = f"{guarded.http_url}/?token={token}"
+    await asyncio.to_thread(get_page, page, {"Referer": page})
+    log = await wait_for_log(guarded, '"GET /?token=- HTTP/1.1" 200 ')
+    assert '"GET /ws?token=- HTTP/1.1" 401' in log
+    assert f'"{guarded.http_url}/?token=-"' in log  # the Referer
+    assert token not in log
 
 
 async def test_without_a_secret_a_client_without_a_token_connects(server: ServerProcess) -> None:
