@@ -1,4 +1,4 @@
-"""The page in a real Chromium: its exchange with the server, layout, controls, reconnecting.
+"""The page in a real Chromium: its exchange, layout, controls, reconnecting, token and refusal.
 
 The browser is the one named by ``$CHROMIUM``, else a system one on ``PATH``,
 else Playwright's own Chromium (``python -m playwright install chromium``, which
@@ -28,6 +28,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from {{ cookiecutter.package_name }}.auth import make_token
+
 from .running_server import ServerProcess, free_port, running_server
 from .test_reload import reloading_server
 
@@ -38,6 +40,8 @@ PHONE = ViewportSize(width=360, height=740)  # a small phone's screen, in CSS pi
 ERROR_RESPONSE = re.compile(r'"[A-Z]+ (\S+) HTTP/[\d.]+" [45]\d\d ')
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome")
 HEADLESS_ARGS = ["--disable-gpu", "--no-first-run", "--disable-background-networking"]
+SECRET = "test-secret"
+REFUSED_ATTEMPT = '"GET /ws HTTP/1.1" 401 '  # its access-log line
 
 
 def ending_with(text: str) -> re.Pattern[str]:
@@ -287,6 +291,30 @@ def test_disconnect_stops_reconnecting(page: Page) -> None:
     with running_server(port=port):
         page.wait_for_timeout(1_500)  # longer than the first backoff steps
     assert output.inner_text() == log_when_stopped
+
+
+def test_a_page_without_a_token_shows_the_refusal_and_stops(page: Page) -> None:
+    with running_server("--auth-secret", SECRET) as server:
+        page.goto(server.http_url + "/")
+        page.click("#connect")
+        output = page.locator("#output")
+        expect(output).to_have_text(re.compile(r"Refused: 401 a token is required\n\n"))
+        expect(output).to_have_text(ending_with("the server refused this client.\n\n"))
+        expect(page.locator("#state")).to_have_text("disconnected")
+        expect_enabled(page, connect=True, disconnect=False, send=False)
+        page.wait_for_timeout(2_000)  # the first backoff steps, several times over
+        # The handshake, then the plain GET that asked why: nothing since.
+        assert server.log().count(REFUSED_ATTEMPT) == 2, server.log()
+
+
+def test_a_page_opened_with_a_token_connects(page: Page) -> None:
+    with running_server("--auth-secret", SECRET) as server:
+        token = make_token("alice", SECRET, 60)
+        page.goto(f"{server.http_url}/?token={token}")
+        page.click("#connect")
+        expect(page.locator("#state")).to_have_text("connected")
+        page.click("#sendMessage")
+        expect(page.locator("#output")).to_have_text(ending_with("==> ping\n\n<== pong\n\n"))
 
 
 def test_policy_violation_is_not_retried(page: Page) -> None:

@@ -56,6 +56,7 @@ class Connection:
 {%- if cookiecutter.multi_session %}
         "speaks_protocol",
 {%- endif %}
+        "user",
         "ws",
     )
 
@@ -65,6 +66,7 @@ class Connection:
 {%- if cookiecutter.multi_session %}
         self.speaks_protocol = ws.ws_protocol == protocol.SUBPROTOCOL
 {%- endif %}
+        self.user: str | None = None  # who authenticate() says the client is; None: anonymous
         self.closing = False
         self.close_code: int | None = None  # the code this server closed with, if it did
         self.close_reason = ""
