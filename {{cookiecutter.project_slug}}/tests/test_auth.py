@@ -23,7 +23,11 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from {{ cookiecutter.package_name }}.auth import authenticate, make_token
-from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, Settings, parse_settings
+from {{ cookiecutter.package_name }}.settings import (
+    ENV_PREFIX,
+    Settings,
+    parse_settings,
+)
 
 from .running_server import ServerProcess, running_server
 
