@@ -129,7 +129,7 @@ async def assert_refused_with_401(server: ServerProcess, url: str) -> None:
 
 async def test_no_token_is_refused_with_401_before_the_upgrade(guarded: ServerProcess) -> None:
     await assert_refused_with_401(guarded, guarded.ws_url)
-    assert '"GET /ws HTTP/1.1" 401' in guarded.log()  # an HTTP answer, not a websocket's close
+    await wait_for_log(guarded, '"GET /ws HTTP/1.1" 401')  # an HTTP answer, not a websocket close
 
 
 async def test_a_bad_signature_is_refused_with_401(guarded: ServerProcess) -> None:
