@@ -14,7 +14,9 @@ from {{ cookiecutter.package_name }}.api import Client
 {%- endif %}
 from {{ cookiecutter.package_name }}.proxy_out import ProxyOut
 
-__all__ = ["FAILURE", "Echo", "Failing"{% if cookiecutter.multi_session %}, "SessionEcho"{% endif %}]
+from .walkthrough import chat_logic
+
+__all__ = ["FAILURE", "Chat", "Echo", "Failing"{% if cookiecutter.multi_session %}, "SessionEcho"{% endif %}]
 
 FAILURE = "fail"  # the message Failing raises on
 
@@ -57,3 +59,6 @@ class Failing(Echo):
         if text == FAILURE:
             raise RuntimeError("a bug in the logic")
         await super().on_message(client, text)
+
+
+Chat = chat_logic()  # the README's walk-through, as the README shows it

@@ -1,4 +1,4 @@
-"""The page in a real Chromium: its exchange with the server, layout, controls, reconnecting.
+"""The page in a real Chromium: its exchange, layout, controls, reconnecting, token and refusal.
 
 The browser is the one named by ``$CHROMIUM``, else a system one on ``PATH``,
 else Playwright's own Chromium (``python -m playwright install chromium``, which
@@ -28,8 +28,10 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from {{ cookiecutter.package_name }}.auth import make_token
+
 from .running_server import ServerProcess, free_port, running_server
-from .test_reload import reloading_server
+from .test_reload import prefixing_logic, reloading_server
 
 RECONNECT_TIMEOUT_MS = 20_000  # the backoff reaches 8 s after five failed attempts
 BUTTONS = ("#connect", "#disconnect", "#sendMessage")
@@ -38,6 +40,8 @@ PHONE = ViewportSize(width=360, height=740)  # a small phone's screen, in CSS pi
 ERROR_RESPONSE = re.compile(r'"[A-Z]+ (\S+) HTTP/[\d.]+" [45]\d\d ')
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome")
 HEADLESS_ARGS = ["--disable-gpu", "--no-first-run", "--disable-background-networking"]
+SECRET = "test-secret"
+REFUSED_ATTEMPT = '"GET /ws HTTP/1.1" 401 '  # its access-log line
 
 
 def ending_with(text: str) -> re.Pattern[str]:
@@ -251,7 +255,7 @@ def test_page_reconnects_by_itself_after_an_edit_reloads_the_server(
     output = page.locator("#output")
     with reloading_server(tmp_path) as (server, logic):
         connect_page(page, server)
-        logic.write_text(logic.read_text().replace('else "ok"', 'else "edited"'))
+        logic.write_text(prefixing_logic("two: "))
         expect(output).to_have_text(re.compile(r"Disconnected! \(1001 server shutdown\)"))
         expect(state).to_have_text("connected", timeout=RECONNECT_TIMEOUT_MS)
 {%- if cookiecutter.multi_session %}
@@ -259,7 +263,7 @@ def test_page_reconnects_by_itself_after_an_edit_reloads_the_server(
 {%- endif %}
         page.fill("#message", "hello")
         page.press("#message", "Enter")
-        expect(output).to_have_text(ending_with("==> hello\n\n<== edited\n\n"))
+        expect(output).to_have_text(ending_with("==> hello\n\n<== two: hello\n\n"))
 
 
 def seconds_left(state: str) -> float:
@@ -297,6 +301,30 @@ def test_disconnect_stops_reconnecting(page: Page) -> None:
     with running_server(port=port, logic="Echo"):
         page.wait_for_timeout(1_500)  # longer than the first backoff steps
     assert output.inner_text() == log_when_stopped
+
+
+def test_a_page_without_a_token_shows_the_refusal_and_stops(page: Page) -> None:
+    with running_server("--auth-secret", SECRET, logic="Echo") as server:
+        page.goto(server.http_url + "/")
+        page.click("#connect")
+        output = page.locator("#output")
+        expect(output).to_have_text(re.compile(r"Refused: 401 a token is required\n\n"))
+        expect(output).to_have_text(ending_with("the server refused this client.\n\n"))
+        expect(page.locator("#state")).to_have_text("disconnected")
+        expect_enabled(page, connect=True, disconnect=False, send=False)
+        page.wait_for_timeout(2_000)  # the first backoff steps, several times over
+        # The handshake, then the plain GET that asked why: nothing since.
+        assert server.log().count(REFUSED_ATTEMPT) == 2, server.log()
+
+
+def test_a_page_opened_with_a_token_connects(page: Page) -> None:
+    with running_server("--auth-secret", SECRET, logic="Echo") as server:
+        token = make_token("alice", SECRET, 60)
+        page.goto(f"{server.http_url}/?token={token}")
+        page.click("#connect")
+        expect(page.locator("#state")).to_have_text("connected")
+        page.click("#sendMessage")
+        expect(page.locator("#output")).to_have_text(ending_with("==> ping\n\n<== ping\n\n"))
 
 
 def test_policy_violation_is_not_retried(page: Page) -> None:
@@ -353,3 +381,27 @@ def test_a_reply_reaches_only_its_tab_and_a_session_message_every_tab(
     finally:
         context.close()
 {%- endif %}
+
+
+def test_the_walkthroughs_chat_works_in_two_browsers(browser: Browser) -> None:
+    """Join lines, messages to all but the sender, a receipt to the sender, a prompt leave."""
+    others = "{% if cookiecutter.multi_session %}<<={% else %}<=={% endif %}"  # how a message to all shows
+    with running_server(logic="Chat") as server:
+        contexts = [browser.new_context(), browser.new_context()]
+        try:
+            alice, bob = (context.new_page() for context in contexts)
+            alice_log, bob_log = alice.locator("#output"), bob.locator("#output")
+            connect_page(alice, server)
+            expect(alice_log).to_have_text(ending_with("<== welcome, guest1\n\n"))
+            connect_page(bob, server)
+            expect(bob_log).to_have_text(ending_with("<== welcome, guest2\n\n"))
+            expect(alice_log).to_have_text(ending_with(f"{others} guest2 joined\n\n"))
+            bob.fill("#message", "hi all")
+            bob.press("#message", "Enter")
+            expect(alice_log).to_have_text(ending_with(f"{others} guest2: hi all\n\n"))
+            expect(bob_log).to_have_text(ending_with("==> hi all\n\n<== sent: hi all\n\n"))
+            contexts.pop().close()  # bob closes his browser
+            expect(alice_log).to_have_text(ending_with(f"{others} guest2 left\n\n"), timeout=2_000)
+        finally:
+            for context in contexts:
+                context.close()

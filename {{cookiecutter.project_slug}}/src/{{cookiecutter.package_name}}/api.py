@@ -67,7 +67,7 @@ class App(Protocol):
         """A text message arrived from ``client``."""
 
     async def on_disconnect(self, client: Client) -> None:
-        """A connection closed (at once, whatever its session does)."""
+        """A connection closed (at once{% if cookiecutter.multi_session %}, whatever its session does{% endif %})."""
 {%- if cookiecutter.multi_session %}
 
     async def on_session_start(self, session: Session) -> None:

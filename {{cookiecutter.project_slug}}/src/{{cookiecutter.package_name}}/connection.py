@@ -78,7 +78,7 @@ class Connection:
 {%- if cookiecutter.multi_session %}
         self.speaks_protocol = ws.ws_protocol == protocol.SUBPROTOCOL
 {%- endif %}
-        self.user: str | None = None  # who authentication said the client is
+        self.user: str | None = None  # who authenticate() says the client is; None: anonymous
         self._data: dict[str, Any] | None = None
         self.closing = False
         self.close_code: int | None = None  # the code this server closed with, if it did

@@ -1,24 +1,21 @@
 """The incoming proxy: where connections come in.
 
-It checks the handshake (origin, limits{% if cookiecutter.multi_session %}, the session cookie{% endif %}), runs the
-receive loop, hands each text message to the business logic, enforces what a
-client may send, and cleans up when the connection closes. A client that
-breaks a rule gets a close code that says which; nobody else notices.
+It checks the handshake (origin, limits, authentication{% if cookiecutter.multi_session %}, the session cookie{% endif %}),
+runs the receive loop, hands each text message to the business logic,
+enforces what a client may send, and cleans up when the connection closes. A
+client that breaks a rule gets a close code that says which; nobody else
+notices.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-{%- if cookiecutter.multi_session %}
 
 from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, hdrs, web
-{%- else %}
-
-from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, web
-{%- endif %}
 
 from .api import App
+from .auth import authenticate
 from .connection import Connection
 from .limits import TokenBucket
 from .origin import check_origin
@@ -59,6 +56,28 @@ def _check_capacity(request: web.Request) -> None:
         raise web.HTTPServiceUnavailable(text="too many connections")
 
 
+async def _admit(request: web.Request, settings: Settings) -> str | None:
+    """Run the checks a handshake must pass before anything is upgraded; return the user.
+
+    A refusal is an HTTP error: 403 for a foreign origin, 503 at capacity, 401
+    or 403 from authentication. A plain GET of the same URL (no upgrade) runs
+    the same checks and gets 426 Upgrade Required when it passes them: that is
+    how the page learns why its handshake failed, which browsers hide from
+    scripts. A browser sends no ``Origin`` with a plain same-origin GET, so
+    that is checked only when sent.
+    """
+    upgrading = request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
+    if upgrading or hdrs.ORIGIN in request.headers:
+        check_origin(request, settings)
+    _check_capacity(request)
+    user = await authenticate(request, settings)
+    if not upgrading:
+        raise web.HTTPUpgradeRequired(
+            text="websocket upgrade required", headers={hdrs.UPGRADE: "websocket"}
+        )
+    return user
+
+
 def _count_audience(request: web.Request) -> None:
     """Tell the streaming example, while it waits for its audience, that one more client is in."""
     audience = request.app[AUDIENCE]
@@ -85,8 +104,7 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
     request = request.app[TRUSTED_PROXIES].resolve(request)
     settings = request.app[SETTINGS]
     sessions = request.app[SESSIONS]
-    check_origin(request, settings)
-    _check_capacity(request)
+    user = await _admit(request, settings)
     presented = request.cookies.get(SESSION_COOKIE)
 {%- if cookiecutter.scale_out == "redis" %}
     out = request.app[PROXY_OUT]
@@ -105,6 +123,7 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
 
     connection = Connection(request, ws, settings.send_queue_bytes)
+    connection.user = user
     session, is_new = sessions.join(session_id, connection)
     if connection.speaks_protocol:
 {%- if cookiecutter.scale_out == "redis" %}
@@ -205,12 +224,12 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
     request = request.app[TRUSTED_PROXIES].resolve(request)
     settings = request.app[SETTINGS]
     out = request.app[PROXY_OUT]
-    check_origin(request, settings)
-    _check_capacity(request)
+    user = await _admit(request, settings)
     ws = _open_websocket(settings)
     await ws.prepare(request)
 
     connection = Connection(request, ws, settings.send_queue_bytes)
+    connection.user = user
     out.add(connection)
     _count_audience(request)
     if logger.isEnabledFor(logging.DEBUG):
@@ -295,11 +314,16 @@ def _report_failure(connection: Connection) -> None:
 def _describe(request: web.Request, connection: Connection, session: Session) -> str:
     """Who a connection is, for its log lines (made when logged, not kept per connection)."""
     protocol = connection.ws.ws_protocol or "plain"
-    return f"session={session.tag} conn={connection.id} peer={request.remote} protocol={protocol}"
+    user = "" if connection.user is None else f" user={connection.user}"
+    return (
+        f"session={session.tag} conn={connection.id} peer={request.remote}"
+        f" protocol={protocol}{user}"
+    )
 {%- else -%}
 def _describe(request: web.Request, connection: Connection) -> str:
     """Who a connection is, for its log lines (made when logged, not kept per connection)."""
-    return f"conn={connection.id} peer={request.remote}"
+    user = "" if connection.user is None else f" user={connection.user}"
+    return f"conn={connection.id} peer={request.remote}{user}"
 {%- endif %}
 
 

@@ -11,6 +11,7 @@ import logging
 import multiprocessing
 {%- endif %}
 import os
+import re
 import signal
 {%- if cookiecutter.scale_out == "redis" %}
 import sys
@@ -21,7 +22,7 @@ from http import HTTPStatus
 from types import FrameType
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.web_log import AccessLogger
 
 {% if cookiecutter.scale_out == "redis" -%}
@@ -46,6 +47,8 @@ __all__ = ["STOP_SIGNALS", "StartupError", "configure_logging", "run", "run_even
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
+# The value of a `token` query parameter (auth.py's credential), which the access log hides.
+TOKEN_VALUE = re.compile(r"(?<=[?&]token=)[^&#]+")
 # Turns of the event loop from a connection's accept to its handler waiting for a request.
 ACCEPTED_CONNECTION_TURNS = 3
 
@@ -145,11 +148,25 @@ async def _let_accepted_connections_start() -> None:
 
 
 class HttpAccessLogger(AccessLogger):
-    """aiohttp's access log, less websockets: the incoming proxy logs each one as it closes."""
+    """aiohttp's access log, less websockets: the incoming proxy logs each one as it closes.
+
+    Tokens stay out of it: a ``token`` query parameter, in the request's URL or
+    in the page's address its ``Referer`` carries, is logged as ``token=-``.
+    """
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         if response.status != HTTPStatus.SWITCHING_PROTOCOLS:
-            super().log(request, response, time)
+            super().log(_without_tokens(request), response, time)
+
+
+def _without_tokens(request: web.BaseRequest) -> web.BaseRequest:
+    referer = request.headers.get(hdrs.REFERER, "")
+    if "token=" not in request.query_string and "token=" not in referer:
+        return request
+    headers = request.headers.copy()
+    if referer:
+        headers[hdrs.REFERER] = TOKEN_VALUE.sub("-", referer)
+    return request.clone(rel_url=TOKEN_VALUE.sub("-", request.rel_url.raw_path_qs), headers=headers)
 
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:

@@ -86,6 +86,10 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+def _verbatim(text: str) -> str:
+    return text
+
+
 def _boolean(text: str) -> bool:
     if text.lower() in ("1", "true", "yes", "on"):
         return True
@@ -216,6 +220,12 @@ class Settings:
     )
     require_origin: bool = _setting(
         False, "refuse websocket clients that send no Origin header (non-browsers)"
+    )
+    auth_secret: str = _setting(
+        "",
+        "secret that signs the example's tokens (auth.py); empty: everyone is let in"
+        " anonymously. Set it in the environment: a flag shows in the process list",
+        Check(_verbatim, "SECRET"),
     )
     trusted_proxies: tuple[str, ...] = _setting(
         (),

@@ -44,7 +44,7 @@ class TestClientConnection:
     __test__ = False  # not a test class, despite its name
 
     ws: ClientWebSocketResponse
-    browser: ClientSession  # its cookies: its session
+    browser: ClientSession  # its cookie jar: a browser of its own, or another client's
 
     async def send(self, text: str) -> None:
         """Send ``text`` to the server, as the page's input does."""

@@ -3,6 +3,7 @@
 {%- if cookiecutter.multi_session %},
 // and resumes where it left off: the server replays what this tab missed
 {%- endif %}.
+// The page's own ?token= goes on to the websocket (see auth.py), and a refusal stops it.
 "use strict";
 {%- if cookiecutter.multi_session %}
 
@@ -17,6 +18,11 @@ const COUNTDOWN_TICK_MS = 100;
 // range, kept for application refusals such as failed authentication.
 function isFinal(code) {
     return code === 1008 || (code >= 4000 && code <= 4999);
+}
+
+// HTTP statuses of a refused handshake that retrying cannot help: unauthorized, forbidden.
+function isRefusal(status) {
+    return status === 401 || status === 403;
 }
 
 window.addEventListener("load", () => {
@@ -35,6 +41,8 @@ window.addEventListener("load", () => {
     let retryTimer = null;
     let countdownTimer = null;
     let retryAt = 0;  // when the next attempt starts (Date.now() milliseconds)
+    let attemptNumber = 0;  // counts every attempt, so that a late answer about an old one is ignored
+    const token = new URLSearchParams(location.search).get("token");
 {%- if cookiecutter.multi_session %}
     let lastSeq = null;  // number of the latest session message seen; null before the first welcome
     let heartbeatTimer = null;
@@ -44,12 +52,17 @@ window.addEventListener("load", () => {
     // Same host and port as the page; wss: when the page came over https:.
     function serverUrl() {
         const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+        const query = new URLSearchParams();
+        if (token !== null) {
+            query.set("token", token);
+        }
 {%- if cookiecutter.multi_session %}
-        const resume = lastSeq === null ? "" : `?last_seq=${lastSeq}`;
-        return `${scheme}//${location.host}/ws${resume}`;
-{%- else %}
-        return `${scheme}//${location.host}/ws`;
+        if (lastSeq !== null) {
+            query.set("last_seq", lastSeq);
+        }
 {%- endif %}
+        const search = query.toString();
+        return `${scheme}//${location.host}/ws${search ? "?" + search : ""}`;
     }
 
     function logOutput(value) {
@@ -88,12 +101,15 @@ window.addEventListener("load", () => {
         const socket = new WebSocket(url);
 {%- endif %}
         webSocket = socket;
+        attemptNumber += 1;
+        let opened = false;
         socket.onopen = () => {
+            opened = true;
             attempt = 0;
             setState("connected");
             logOutput("Connected!");
         };
-        socket.onclose = (closeEvent) => onClosed(socket, closeEvent);
+        socket.onclose = (closeEvent) => onClosed(socket, closeEvent, opened);
         socket.onerror = () => logOutput("Error: the connection failed");
 {%- if cookiecutter.multi_session %}
         socket.onmessage = (messageEvent) => onFrame(socket, messageEvent.data);
@@ -102,7 +118,7 @@ window.addEventListener("load", () => {
 {%- endif %}
     }
 
-    function onClosed(socket, closeEvent) {
+    function onClosed(socket, closeEvent, opened) {
         if (socket !== webSocket) {
             return;  // a socket given up on earlier
         }
@@ -116,11 +132,39 @@ window.addEventListener("load", () => {
             wanted = false;
             logOutput("Not reconnecting: the server refused this client.");
         }
-        if (wanted) {
+        if (!wanted) {
+            setState("disconnected");
+        } else if (opened) {
             scheduleReconnect();
         } else {
-            setState("disconnected");
+            askWhyRefused(socket.url, attemptNumber);
         }
+    }
+
+    // A browser hides the HTTP status of a failed handshake (the socket closes with 1006 before it
+    // opens), so the page asks the server: the same URL as a plain GET answers 401 or 403 if this
+    // client is refused, 426 (Upgrade Required) if it would be let in. A refusal ends the retries.
+    async function askWhyRefused(url, askedAbout) {
+        let refusal = null;
+        try {
+            const response = await fetch(url.replace(/^ws/, "http"), {cache: "no-store"});
+            if (isRefusal(response.status)) {
+                refusal = `${response.status} ${await response.text()}`;
+            }
+        } catch {
+            // No answer (the server is restarting, say): not a refusal, so try again.
+        }
+        if (!wanted || askedAbout !== attemptNumber) {
+            return;  // Disconnect, or Connect again, was clicked meanwhile
+        }
+        if (refusal === null) {
+            scheduleReconnect();
+            return;
+        }
+        wanted = false;
+        logOutput(`Refused: ${refusal}`);
+        logOutput("Not reconnecting: the server refused this client.");
+        setState("disconnected");
     }
 
     function scheduleReconnect() {
@@ -200,7 +244,7 @@ window.addEventListener("load", () => {
     function abandon(socket) {
         logOutput("Connection lost: the server stopped answering.");
         socket.close();
-        onClosed(socket, {code: 1006, reason: ""});
+        onClosed(socket, {code: 1006, reason: ""}, true);
     }
 {%- endif %}
 
