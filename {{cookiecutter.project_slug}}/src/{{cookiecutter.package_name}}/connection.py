@@ -207,7 +207,13 @@ class Connection:
         What it was sent before it closed still reaches it (within ``flush_timeout``
         seconds); the close line logs the client's code, not this echo.
         """
-        await self._flush_and_close(code, "", flush_timeout)
+        if self._writer is not None:
+            await self._flush_and_close(code, "", flush_timeout)
+            return
+        # Nothing queued (the usual case): the answer goes into the socket's buffer and the
+        # connection closes, with no wait for the peer, whose close frame is already in.
+        self.closing = True
+        await self.ws.close(code=code, drain=False)
 
     async def _flush_and_close(self, code: int, reason: str, flush_timeout: float) -> None:
         self.closing = True
