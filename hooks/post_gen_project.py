@@ -1,9 +1,13 @@
-"""Trim the rendered project to the chosen options, then print the next steps.
+"""Shape the rendered project to the chosen options, then print the next steps.
 
-Everything that belongs only to an option that is off is deleted here, so the
-project holds no dead module, test or setting for it; of the license texts,
-the chosen one becomes LICENSE and the others go. No network, git or other
-tool is needed.
+Code that only some options need lives in option folders, which are the map
+of which option brings which file: ``<dir>/_options/<option>-<value>/<path>``
+is moved to ``<dir>/<path>`` when the answer to ``<option>`` is ``<value>``
+(``true``/``false`` for yes/no questions), and deleted otherwise. So the
+project holds no dead module, test or setting for an option that is off,
+and shared files need no conditional for it. Of the license texts, the
+chosen one becomes LICENSE and the others go. No network, git or other tool
+is needed.
 """
 
 from __future__ import annotations
@@ -12,44 +16,31 @@ import json
 import shutil
 from pathlib import Path
 
-__all__ = ["LICENSE_TEXTS", "MULTI_SESSION_ONLY", "main", "place_license", "remove_unused"]
+__all__ = ["LICENSE_TEXTS", "OPTIONS", "main", "option_folder", "place_license", "place_options"]
 
-# Paths (relative to the project) that exist only for multi-session support.
-MULTI_SESSION_ONLY = (
-    "src/{package}/sessions.py",
-    "src/{package}/protocol.py",
-    "src/{package}/replay.py",
-    "tests/test_sessions.py",
-    "tests/test_protocol.py",
-    "tests/test_resume.py",
-    "tests/resuming_client.py",
-)
+OPTIONS = "_options"  # the name of every folder of option folders
 
 
-# Paths that exist only for the Redis scale-out option.
-REDIS_ONLY = (
-    "src/{package}/proxy_out_redis.py",
-    "tests/redis_server.py",
-    "tests/test_scale_out.py",
-)
+def option_folder(option: str, answer: object) -> str:
+    """The name of the folder that holds what ``option`` brings for ``answer``."""
+    value = json.dumps(answer) if isinstance(answer, bool) else str(answer)
+    return f"{option}-{value}"
 
 
-def remove_unused(project: Path, answers: dict[str, object]) -> list[Path]:
-    """Delete the files of the options that are off; return what was deleted."""
-    removed: list[Path] = []
-    unused = [] if answers["multi_session"] else list(MULTI_SESSION_ONLY)
-    if answers["scale_out"] != "redis":
-        unused += REDIS_ONLY
-    for pattern in unused:
-        path = project / pattern.format(package=answers["package_name"])
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-        else:
-            continue
-        removed.append(path)
-    return removed
+def place_options(project: Path, answers: dict[str, object]) -> list[Path]:
+    """Move the chosen option folders' files into place, delete the rest; return what was placed."""
+    chosen = {option_folder(option, answer) for option, answer in answers.items()}
+    placed: list[Path] = []
+    for options in sorted(project.rglob(OPTIONS), reverse=True):  # the deepest first
+        for folder in sorted(options.iterdir()):
+            if folder.name not in chosen:
+                continue
+            for source in sorted(path for path in folder.rglob("*") if path.is_file()):
+                target = options.parent / source.relative_to(folder)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                placed.append(source.replace(target))
+        shutil.rmtree(options)
+    return placed
 
 
 # The folder of license texts, <SPDX id>.txt, rendered with the author and the year.
@@ -72,7 +63,7 @@ def place_license(project: Path, license_id: str) -> Path | None:
 def main() -> None:
     answers = json.loads(r"""{{ cookiecutter | tojson }}""")
     project = Path.cwd()
-    remove_unused(project, answers)
+    place_options(project, answers)
     place_license(project, str(answers["license"]))
     print(
         f"\nCreated {project.name}. Next steps:\n"

@@ -49,9 +49,9 @@ def test_no_input_with_answers_on_the_command_line(
     )
     assert result.returncode == 0, result.stderr
     project = tmp_path / "streaming-app"
-    settings = (project / "src/streaming_app/settings.py").read_text()
-    assert 'port: int = _setting(8080, "TCP port to listen on", integer(1, 65535))' in settings
-    assert not (project / "src/streaming_app/sessions.py").exists()
+    settings = (project / "src/streaming_app/core/settings.py").read_text()
+    assert 'port: int = setting(8080, "TCP port to listen on", integer(1, 65535))' in settings
+    assert not (project / "src/streaming_app/core/sessions.py").exists()
     assert "cd streaming-app" in result.stdout
 
 
@@ -68,8 +68,8 @@ def test_prompts_ask_readable_questions(tmp_path: Path, user_config: dict[str, s
     assert "redis: processes share sessions" in result.stdout
     project = tmp_path / "ticker-tape"
     assert (project / "src/ticker_tape/__main__.py").exists()
-    assert not (project / "src/ticker_tape/sessions.py").exists()
-    assert "_setting(8081," in (project / "src/ticker_tape/settings.py").read_text()
+    assert not (project / "src/ticker_tape/core/sessions.py").exists()
+    assert "setting(8081," in (project / "src/ticker_tape/core/settings.py").read_text()
     assert (project / "LICENSE").read_text().lstrip().startswith("Apache License\n")
     assert 'license = "Apache-2.0"' in (project / "pyproject.toml").read_text()
 

@@ -225,32 +225,41 @@ def touch(project: Path, *names: str) -> None:
         (project / name).write_text("")
 
 
-def test_remove_unused_deletes_multi_session_files(post_gen: ModuleType, tmp_path: Path) -> None:
-    touch(tmp_path, "src/app/sessions.py", "src/app/protocol.py", "src/app/logic.py")
-    touch(tmp_path, "tests/test_sessions.py")
-    answers = {"multi_session": False, "scale_out": "none", "package_name": "app"}
-    removed = post_gen.remove_unused(tmp_path, answers)
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in removed) == [
-        "src/app/protocol.py",
-        "src/app/sessions.py",
-        "tests/test_sessions.py",
-    ]
-    assert sorted(p.name for p in tmp_path.rglob("*.py")) == ["logic.py"]
-    assert post_gen.remove_unused(tmp_path, answers | {"multi_session": True}) == []
-
-
-def test_remove_unused_deletes_redis_files(post_gen: ModuleType, tmp_path: Path) -> None:
-    touch(tmp_path, "src/app/proxy_out_redis.py", "src/app/proxy_out.py", "src/app/sessions.py")
-    touch(tmp_path, "tests/redis_server.py", "tests/test_scale_out.py")
+def test_option_folders_of_chosen_answers_are_placed_the_rest_deleted(
+    post_gen: ModuleType, tmp_path: Path
+) -> None:
+    touch(tmp_path, "src/app/core/_options/multi_session-true/sessions.py")
+    touch(tmp_path, "src/app/core/_options/multi_session-false/members.py")
+    touch(tmp_path, "src/app/core/_options/scale_out-redis/workers.py", "src/app/core/runner.py")
+    touch(tmp_path, "tests/_options/scale_out-redis/sub/test_scale_out.py")
     answers = {"multi_session": True, "scale_out": "redis", "package_name": "app"}
-    assert post_gen.remove_unused(tmp_path, answers) == []
-    removed = post_gen.remove_unused(tmp_path, answers | {"scale_out": "none"})
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in removed) == [
-        "src/app/proxy_out_redis.py",
-        "tests/redis_server.py",
-        "tests/test_scale_out.py",
+    placed = post_gen.place_options(tmp_path, answers)
+    assert sorted(path.relative_to(tmp_path).as_posix() for path in placed) == [
+        "src/app/core/sessions.py",
+        "src/app/core/workers.py",
+        "tests/sub/test_scale_out.py",
     ]
-    assert sorted(p.name for p in tmp_path.rglob("*.py")) == ["proxy_out.py", "sessions.py"]
+    assert sorted(path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*.py")) == [
+        "src/app/core/runner.py",
+        "src/app/core/sessions.py",
+        "src/app/core/workers.py",
+        "tests/sub/test_scale_out.py",
+    ]
+
+
+def test_nested_option_folders_need_every_answer(post_gen: ModuleType, tmp_path: Path) -> None:
+    touch(tmp_path, "core/_options/multi_session-true/_options/scale_out-redis/bus.py")
+    touch(tmp_path, "core/_options/multi_session-true/_options/scale_out-none/bus.py")
+    post_gen.place_options(tmp_path, {"multi_session": True, "scale_out": "none"})
+    assert [path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*.py")] == [
+        "core/bus.py"
+    ]
+    assert not (tmp_path / "core" / "_options").exists()
+
+
+def test_option_folder_names_an_answer_as_json_does(post_gen: ModuleType) -> None:
+    assert post_gen.option_folder("multi_session", False) == "multi_session-false"
+    assert post_gen.option_folder("scale_out", "redis") == "scale_out-redis"
 
 
 @pytest.mark.parametrize("license_id", ["MIT", "Apache-2.0", "BSD-3-Clause"])

@@ -6,13 +6,14 @@ import json
 import os
 import re
 from datetime import datetime, timezone
+from types import ModuleType
 
 import pytest
 
 from .baking import REPO, Bake, BakeVariant, requirement_name
-from .variants import COMBINATIONS, DEFAULT, VARIANTS, Variant
+from .variants import CHOICES, COMBINATIONS, DEFAULT, VARIANTS, Variant
 
-# The layout the README promises; {package} is the package_name answer.
+# The layout the README promises, in every project; {package} is the package_name answer.
 ALWAYS = (
     ".cookiecutter.json",
     ".github/workflows/ci.yml",
@@ -27,22 +28,29 @@ ALWAYS = (
     "src/{package}/__init__.py",
     "src/{package}/__main__.py",
     "src/{package}/api.py",
-    "src/{package}/auth.py",
-    "src/{package}/connection.py",
-    "src/{package}/frames.py",
-    "src/{package}/limits.py",
-    "src/{package}/logic.py",
-    "src/{package}/origin.py",
-    "src/{package}/proxies.py",
-    "src/{package}/producer.py",
-    "src/{package}/proxy_in.py",
-    "src/{package}/proxy_out.py",
+    "src/{package}/app/__init__.py",
+    "src/{package}/app/auth.py",
+    "src/{package}/app/logic.py",
+    "src/{package}/app/producer.py",
+    "src/{package}/app/settings.py",
+    "src/{package}/core/__init__.py",
+    "src/{package}/core/connection.py",
+    "src/{package}/core/errors.py",
+    "src/{package}/core/frames.py",
+    "src/{package}/core/limits.py",
+    "src/{package}/core/members.py",
+    "src/{package}/core/origin.py",
+    "src/{package}/core/proxies.py",
+    "src/{package}/core/proxy_in.py",
+    "src/{package}/core/proxy_out.py",
+    "src/{package}/core/reload.py",
+    "src/{package}/core/routes.py",
+    "src/{package}/core/runner.py",
+    "src/{package}/core/settings.py",
+    "src/{package}/core/state.py",
     "src/{package}/py.typed",
-    "src/{package}/reload.py",
-    "src/{package}/runner.py",
     "src/{package}/server.py",
     "src/{package}/settings.py",
-    "src/{package}/state.py",
     "src/{package}/static/index.html",
     "src/{package}/static/scripts/ws-script.js",
     "src/{package}/testing.py",
@@ -66,20 +74,28 @@ ALWAYS = (
     "tests/test_signals.py",
     "tests/test_storm.py",
 )
-MULTI_SESSION_ONLY = (
-    "src/{package}/protocol.py",
-    "src/{package}/replay.py",
-    "src/{package}/sessions.py",
-    "tests/resuming_client.py",
-    "tests/test_protocol.py",
-    "tests/test_resume.py",
-    "tests/test_sessions.py",
-)
-REDIS_ONLY = (
-    "src/{package}/proxy_out_redis.py",
-    "tests/redis_server.py",
-    "tests/test_scale_out.py",
-)
+TEMPLATE = REPO / "{{cookiecutter.project_slug}}"
+PACKAGE_FOLDER = "{{cookiecutter.package_name}}"
+CONDITIONAL = re.compile(r"{%-?\s*if\b")
+MOST_CONDITIONALS_IN_SOURCE = 15  # across src/: options are files, not branches
+
+
+def option_files(options: str) -> dict[str, frozenset[str]]:
+    """Each file in an option folder: where it lands in a project, and the folders it needs.
+
+    Read from the template itself, the same map the post-gen hook follows.
+    """
+    found: dict[str, frozenset[str]] = {}
+    for path in sorted(TEMPLATE.rglob("*")):
+        parts = path.relative_to(TEMPLATE).parts
+        if not path.is_file() or options not in parts:
+            continue
+        needs = {parts[i + 1] for i, part in enumerate(parts) if part == options}
+        lands = [part for i, part in enumerate(parts) if options not in (part, parts[i - 1])]
+        found["/".join(lands).replace(PACKAGE_FOLDER, "{package}")] = frozenset(needs)
+    return found
+
+
 # Where a person reads about the project or sees it.
 USER_FACING = (
     "README.md",
@@ -133,13 +149,34 @@ def test_scripts_are_executable(baked: BakeVariant, variant: Variant) -> None:
 
 
 @pytest.mark.parametrize("variant", COMBINATIONS, ids=str)
-def test_multi_session_files_exist_only_with_multi_session(
-    baked: BakeVariant, variant: Variant
+def test_option_files_are_placed_exactly_when_their_options_are_chosen(
+    baked: BakeVariant, variant: Variant, post_gen: ModuleType
 ) -> None:
     project = baked(variant)
-    present = [name for name in MULTI_SESSION_ONLY if project.has_file(name)]
-    expected = list(MULTI_SESSION_ONLY) if variant.answers["multi_session"] else []
-    assert present == expected
+    files = option_files(post_gen.OPTIONS)
+    chosen = {post_gen.option_folder(option, answer) for option, answer in project.context.items()}
+    expected = sorted(name for name, needs in files.items() if needs <= chosen)
+    assert sorted(name for name in files if project.has_file(name)) == expected
+    assert [name for name in project.files if post_gen.OPTIONS in name.split("/")] == []
+
+
+def test_every_option_folder_names_an_option_and_a_value(post_gen: ModuleType) -> None:
+    folders = {folder for needs in option_files(post_gen.OPTIONS).values() for folder in needs}
+    known = {
+        post_gen.option_folder(option, value)
+        for option, values in CHOICES.items()
+        for value in values
+    }
+    assert folders
+    assert folders <= known
+
+
+def test_source_chooses_options_by_files_not_branches() -> None:
+    sources = sorted((TEMPLATE / "src").rglob("*.py"))
+    counts = {
+        path.name: len(CONDITIONAL.findall(path.read_text(encoding="utf-8"))) for path in sources
+    }
+    assert sum(counts.values()) <= MOST_CONDITIONALS_IN_SOURCE, counts
 
 
 @pytest.mark.parametrize("variant", COMBINATIONS, ids=str)
@@ -166,14 +203,6 @@ def test_without_multi_session_nothing_mentions_sessions(
         if SESSION_WORDING.search((project.path / name).read_text(encoding="utf-8"))
     )
     assert mentioning == []
-
-
-@pytest.mark.parametrize("variant", COMBINATIONS, ids=str)
-def test_redis_files_exist_only_with_scale_out_redis(baked: BakeVariant, variant: Variant) -> None:
-    project = baked(variant)
-    present = [name for name in REDIS_ONLY if project.has_file(name)]
-    expected = list(REDIS_ONLY) if variant.answers["scale_out"] == "redis" else []
-    assert present == expected
 
 
 @pytest.mark.parametrize(
@@ -206,7 +235,8 @@ def test_answers_reach_the_project(baked: BakeVariant, variant: Variant) -> None
     assert project.read("README.md").startswith(f"# {answers['project_name']}\n")
     assert str(answers["description"]) in project.read("README.md")
     assert f"http://localhost:{answers['port']}" in project.read("README.md")
-    assert f"port: int = _setting({answers['port']}," in project.read("src/{package}/settings.py")
+    settings = project.read("src/{package}/core/settings.py")
+    assert f"port: int = setting({answers['port']}," in settings
     scripts = project.toml("pyproject.toml")["project"]["scripts"]
     assert scripts == {answers["project_slug"]: f"{answers['package_name']}.__main__:main"}
 

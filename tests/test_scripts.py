@@ -130,7 +130,7 @@ def test_demo_passes_flags_after_the_dashes_to_the_server_and_keeps_the_venv(
     assert code == 0, output
     project = template / "demo" / "streaming-app"
     assert not (project / "stale").exists()  # a fresh rendering ...
-    assert not (project / "src/streaming_app/sessions.py").exists()  # ... of these answers
+    assert not (project / "src/streaming_app/core/sessions.py").exists()  # ... of these answers
     assert calls(project / ".venv" / "calls") == [  # with the previous venv, moved along
         f"{PIP} -e .[fast]",
         "-m streaming_app --host 127.0.0.1 --port 8080",

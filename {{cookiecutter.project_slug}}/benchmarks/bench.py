@@ -37,7 +37,7 @@ from websockets.asyncio.client import ClientConnection, connect
 {%- if cookiecutter.multi_session %}
 from websockets.typing import Subprotocol
 
-from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
+from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
 {%- endif %}
 
 __all__ = ["main"]

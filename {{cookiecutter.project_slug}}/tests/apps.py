@@ -8,11 +8,10 @@
 from __future__ import annotations
 
 {% if cookiecutter.multi_session -%}
-from {{ cookiecutter.package_name }}.api import Client, Session
+from {{ cookiecutter.package_name }}.api import Client, ProxyOut, Session
 {%- else -%}
-from {{ cookiecutter.package_name }}.api import Client
+from {{ cookiecutter.package_name }}.api import Client, ProxyOut
 {%- endif %}
-from {{ cookiecutter.package_name }}.proxy_out import ProxyOut
 
 from .walkthrough import chat_logic
 

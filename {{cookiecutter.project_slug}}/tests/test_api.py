@@ -14,13 +14,12 @@ from pytest_aiohttp import AiohttpClient
 
 from {{ cookiecutter.package_name }} import Settings, create_app
 {%- if cookiecutter.multi_session %}
-from {{ cookiecutter.package_name }}.api import Client, Session
-from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
+from {{ cookiecutter.package_name }}.api import Client, ProxyOut, Session
+from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
 {%- else %}
-from {{ cookiecutter.package_name }}.api import Client
+from {{ cookiecutter.package_name }}.api import Client, ProxyOut
 {%- endif %}
-from {{ cookiecutter.package_name }}.proxy_out import ProxyOut
-from {{ cookiecutter.package_name }}.state import LOGIC
+from {{ cookiecutter.package_name }}.core.state import LOGIC
 
 TIMEOUT = 5.0
 SILENCE = 0.3  # how long a client must hear nothing to count as "got nothing"

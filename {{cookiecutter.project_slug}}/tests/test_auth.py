@@ -22,7 +22,7 @@ from aiohttp.test_utils import make_mocked_request
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from {{ cookiecutter.package_name }}.auth import authenticate, make_token
+from {{ cookiecutter.package_name }}.app.auth import authenticate, make_token
 from {{ cookiecutter.package_name }}.settings import (
     ENV_PREFIX,
     Settings,

@@ -24,7 +24,7 @@ from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 from websockets.asyncio.client import connect
 
-from {{ cookiecutter.package_name }}.state import PROXY_OUT
+from {{ cookiecutter.package_name }}.core.state import PROXY_OUT
 
 from .running_server import ServerProcess, running_server
 

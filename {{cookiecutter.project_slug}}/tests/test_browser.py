@@ -28,7 +28,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from {{ cookiecutter.package_name }}.auth import make_token
+from {{ cookiecutter.package_name }}.app.auth import make_token
 
 from .running_server import ServerProcess, free_port, running_server
 from .test_reload import prefixing_logic, reloading_server

@@ -6,7 +6,7 @@ import pytest
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from {{ cookiecutter.package_name }}.frames import text_frame
+from {{ cookiecutter.package_name }}.core.frames import text_frame
 
 
 def parse(data: bytes) -> tuple[Frame, bytes]:

@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Close
 {%- if cookiecutter.multi_session %}
 
-from {{ cookiecutter.package_name }}.protocol import (
+from {{ cookiecutter.package_name }}.core.protocol import (
     SUBPROTOCOL,
     ClientFrame,
     ProtocolError,

@@ -14,9 +14,9 @@ from websockets.exceptions import ConnectionClosed
 
 from {{ cookiecutter.package_name }} import Settings, create_app
 {%- if cookiecutter.multi_session %}
-from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
+from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
 {%- endif %}
-from {{ cookiecutter.package_name }}.proxy_in import INTERNAL_ERROR
+from {{ cookiecutter.package_name }}.core.proxy_in import INTERNAL_ERROR
 
 from .apps import FAILURE, Echo, Failing
 from .running_server import ServerProcess

@@ -21,7 +21,7 @@ from pytest_aiohttp import AiohttpClient
 from websockets.asyncio.client import connect
 
 from {{ cookiecutter.package_name }} import Settings
-from {{ cookiecutter.package_name }}.state import PROXY_OUT
+from {{ cookiecutter.package_name }}.core.state import PROXY_OUT
 
 HEARTBEAT = 0.2
 SLACK = 0.5  # for a loaded CI machine's timers

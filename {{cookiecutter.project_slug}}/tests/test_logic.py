@@ -19,7 +19,7 @@ from pytest_aiohttp import AiohttpClient
 from websockets.asyncio.client import connect
 {% if cookiecutter.multi_session %}
 from {{ cookiecutter.package_name }} import Settings, create_app
-from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
+from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
 {%- endif %}
 from {{ cookiecutter.package_name }}.testing import serving
 

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
 from {{ cookiecutter.package_name }} import Settings, create_app
-from {{ cookiecutter.package_name }}.state import PROXY_OUT
+from {{ cookiecutter.package_name }}.core.state import PROXY_OUT
 
 from .apps import Echo
 

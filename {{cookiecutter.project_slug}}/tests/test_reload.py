@@ -1,7 +1,7 @@
 """``--reload``: editing a Python file of the package restarts the server with the new code.
 
 The server runs from a copy of the package in a temporary folder (first on
-``PYTHONPATH``), so the tests edit the copy's ``logic.py``, never yours. They
+``PYTHONPATH``), so the tests edit the copy's ``app/logic.py``, never yours. They
 write a whole logic of their own there (an echo with a prefix), so that they
 depend on nothing your logic says.
 """
@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 
 import {{ cookiecutter.package_name }}
 from {{ cookiecutter.package_name }}.__main__ import main
-from {{ cookiecutter.package_name }}.reload import INSTALL_HINT
+from {{ cookiecutter.package_name }}.core.reload import INSTALL_HINT
 from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, parse_settings
 
 from .running_server import STARTUP_TIMEOUT, ServerLog, ServerProcess, free_port
@@ -40,12 +40,7 @@ LOGIC = '''"""The logic test_reload.py serves: it answers each message with a pr
 
 from __future__ import annotations
 
-{% if cookiecutter.multi_session -%}
-from .api import Client, Session
-{%- else -%}
-from .api import Client
-{%- endif %}
-from .proxy_out import ProxyOut
+from ..api import Client, ProxyOut{% if cookiecutter.multi_session %}, Session{% endif %}
 
 PREFIX = "<prefix>"
 
@@ -107,7 +102,7 @@ def reloading_server(root: Path) -> Iterator[tuple[ServerProcess, Path]]:
     source = Path({{ cookiecutter.package_name }}.__file__).parent
     copy = root / PACKAGE
     shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    (copy / "logic.py").write_text(prefixing_logic("one: "))
+    (copy / "app" / "logic.py").write_text(prefixing_logic("one: "))
     python_path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
     port = free_port()
     server_log = ServerLog()
@@ -127,7 +122,7 @@ def reloading_server(root: Path) -> Iterator[tuple[ServerProcess, Path]]:
                 assert process.poll() is None, server.log()
                 assert time.monotonic() < deadline, server.log()
                 time.sleep(0.05)
-            yield server, copy / "logic.py"
+            yield server, copy / "app" / "logic.py"
         finally:
             server.stop()
     finally:
@@ -142,7 +137,7 @@ async def exchange(url: str, text: str) -> str | bytes:
 
 async def test_editing_logic_restarts_the_server_with_the_new_code(tmp_path: Path) -> None:
     with reloading_server(tmp_path) as (server, logic):
-        assert f"watching the Python files in {logic.parent.resolve()}" in server.log()
+        assert f"watching the Python files in {logic.parent.parent.resolve()}" in server.log()
         async with connect(server.ws_url) as before:
             await before.send("hello")
             assert await asyncio.wait_for(before.recv(), REPLY_TIMEOUT) == "one: hello"
@@ -158,7 +153,7 @@ async def test_editing_logic_restarts_the_server_with_the_new_code(tmp_path: Pat
         await wait_for_log(server, starts(2), RESTART_TIMEOUT - (time.monotonic() - edited))
 
         assert await exchange(server.ws_url, "hello") == "two: hello"
-        assert "reload: logic.py changed; restarting the server" in server.log()
+        assert "reload: app/logic.py changed; restarting the server" in server.log()
         assert server.stop(signal.SIGTERM) == 0
         log = server.log()
         first, second = started_pids(server)

@@ -21,9 +21,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from {{ cookiecutter.package_name }} import Settings
-from {{ cookiecutter.package_name }}.connection import CLOSE_TIMEOUT
-from {{ cookiecutter.package_name }}.server import drain
-from {{ cookiecutter.package_name }}.state import PROXY_OUT
+from {{ cookiecutter.package_name }}.core.connection import CLOSE_TIMEOUT
+from {{ cookiecutter.package_name }}.core.routes import drain
+from {{ cookiecutter.package_name }}.core.state import PROXY_OUT
 
 from .running_server import ServerProcess, running_server
 

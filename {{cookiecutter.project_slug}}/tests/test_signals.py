@@ -8,14 +8,15 @@ The test makes this loop behave like that, in-process.
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from {{ cookiecutter.package_name }} import Settings
-from {{ cookiecutter.package_name }}.runner import serve
+from {{ cookiecutter.package_name }} import Settings, create_app
+from {{ cookiecutter.package_name }}.core.runner import serve
 
 from .apps import Echo
 from .running_server import STARTUP_TIMEOUT, free_port
@@ -53,7 +54,7 @@ async def test_without_loop_signal_handlers_a_signal_still_drains(
     before = signal.getsignal(signum)
     port = free_port()
     settings = Settings(host="127.0.0.1", port=port, shutdown_timeout=SHUTDOWN_TIMEOUT)
-    serving = asyncio.create_task(serve(settings, Echo))
+    serving = asyncio.create_task(serve(settings, functools.partial(create_app, settings, Echo)))
     await wait_until_listening(port, serving)
 
     async with connect(f"ws://127.0.0.1:{port}/ws") as client:

@@ -62,8 +62,8 @@ from websockets.typing import Subprotocol
 
 from {{ cookiecutter.package_name }} import Settings
 {%- if cookiecutter.multi_session %}
-from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
-from {{ cookiecutter.package_name }}.sessions import SESSION_COOKIE
+from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
+from {{ cookiecutter.package_name }}.core.sessions import SESSION_COOKIE
 {%- endif %}
 
 {% if cookiecutter.scale_out == "redis" -%}

@@ -1,4 +1,4 @@
-"""The README's walk-through, as code: its ``logic.py`` and its test, read from the README itself."""
+"""The README's walk-through, as code: its ``app/logic.py`` and its test, read from the README itself."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 import types
 from pathlib import Path
 
-import {{ cookiecutter.package_name }}
+import {{ cookiecutter.package_name }}.app
 
 __all__ = ["SECTION", "chat_logic", "chat_test_source"]
 
@@ -23,8 +23,8 @@ def _blocks() -> list[str]:
 
 
 def chat_logic() -> type:
-    """The walk-through's ``logic.py``, run as a module of the package (its imports are relative)."""
-    package = {{ cookiecutter.package_name }}.__name__
+    """The walk-through's ``app/logic.py``, run as a module of ``app`` (its imports are relative)."""
+    package = {{ cookiecutter.package_name }}.app.__name__
     module = types.ModuleType(f"{package}.walkthrough_chat")
     module.__package__ = package
     exec(compile(_blocks()[0], str(README), "exec"), module.__dict__)

@@ -1,16 +1,30 @@
-"""What your code sees of the server: a client, {% if cookiecutter.multi_session %}a session, {% endif %}and the hooks it calls.
+"""The interface between your code (``app/``) and the machinery (``core/``).
 
-``logic.py`` implements :class:`App`; the incoming proxy calls its hooks and
-hands them :class:`Client` objects. These are interfaces: the machinery's own
-classes stand behind them, and your code needs nothing else of theirs.
+``app/logic.py`` implements :class:`App`; the incoming proxy calls its hooks
+and hands them :class:`Client` objects; :class:`ProxyOut` sends to many
+clients. These are interfaces: the machinery's own classes stand behind them,
+and your code needs nothing else of theirs. The other names are the shapes of
+what ``server.create_app`` plugs in: the logic, the authentication, the producer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
-__all__ = ["App", "Client"{% if cookiecutter.multi_session %}, "Session"{% endif %}]
+from aiohttp import web
+
+__all__ = [
+    "App",
+    "AppFactory",
+    "Audience",
+    "Authenticate",
+    "Client",
+    "Producer",
+    "ProxyOut",
+]
 {%- if cookiecutter.multi_session %}
+__all__ += ["Session"]
 
 
 class Session(Protocol):
@@ -27,7 +41,7 @@ class Session(Protocol):
 
 
 class Client(Protocol):
-    """One connection{% if cookiecutter.multi_session %} (one tab of a session){% endif %}."""
+    """One connection: one websocket, one tab of a browser."""
 
     @property
     def id(self) -> str:
@@ -48,8 +62,8 @@ class Client(Protocol):
 {%- endif %}
 
     async def send(self, message: str | bytes) -> None:
-        """Send ``message`` to this connection only{% if cookiecutter.multi_session %} (not numbered, not kept for a resume){% endif %}; bytes
-        go as a binary frame."""
+        """Send ``message`` to this connection only, not kept for a reconnect; bytes go as a
+        binary frame."""
 
 
 class App(Protocol):
@@ -67,7 +81,7 @@ class App(Protocol):
         """A text message arrived from ``client``."""
 
     async def on_disconnect(self, client: Client) -> None:
-        """A connection closed (at once{% if cookiecutter.multi_session %}, whatever its session does{% endif %})."""
+        """A connection closed (told at once)."""
 {%- if cookiecutter.multi_session %}
 
     async def on_session_start(self, session: Session) -> None:
@@ -76,3 +90,33 @@ class App(Protocol):
     async def on_session_end(self, session: Session) -> None:
         """A session's last tab closed and ``--session-grace`` ran out."""
 {%- endif %}
+
+
+class ProxyOut(Protocol):
+    """Sends text to many clients at once (``client.send`` answers one)."""
+{%- if cookiecutter.multi_session %}
+
+    async def to_session(self, session_id: str, text: str) -> None:
+        """Send ``text`` to every tab of one session, numbered for resume; an unknown id: nothing."""
+{%- endif %}
+
+    async def broadcast(self, text: str, *, exclude: Client | None = None) -> None:
+        """Send ``text`` to every client but ``exclude`` (and whatever shares its browser)."""
+
+
+class Audience(Protocol):
+    """The clients a producer may wait for before it starts (``--notify-after-clients``)."""
+
+    @property
+    def needed(self) -> int:
+        """How many connected clients make the audience; 0: nobody is waited for."""
+
+    async def gathered(self) -> None:
+        """Return once ``needed`` clients have been connected at the same time (at once if 0)."""
+
+
+AppFactory = Callable[[ProxyOut], App]  # builds the logic, given the outgoing proxy: Logic
+# Decides who a handshake's client is (None: anonymous), or raises an aiohttp HTTP error.
+Authenticate = Callable[[web.Request], Awaitable[str | None]]
+# Runs for the server's lifetime (cancelled at shutdown), pushing through the outgoing proxy.
+Producer = Callable[[ProxyOut, Audience], Coroutine[Any, Any, None]]

@@ -11,10 +11,10 @@
             assert await alice.receive() == "pong"
 
 ``serving(logic)`` serves another logic (a class like ``logic.Logic``), with
-``Settings`` of your choice. Each client is a real websocket on 127.0.0.1{% if cookiecutter.multi_session %};
-``app.connect()`` opens a new browser (a session of its own),
-``app.connect(tab_of=alice)`` another tab of ``alice``'s browser, and
-``app.out`` sends as a producer does{% else %}, and ``app.out`` sends as a producer does{% endif %}.
+``Settings`` of your choice. Each client is a real websocket on 127.0.0.1;
+``app.connect()`` opens a new browser (with cookies of its own),
+``app.connect(tab_of=alice)`` another tab of ``alice``'s browser (its cookies),
+and ``app.out`` sends as a producer does.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from aiohttp import ClientSession, ClientWebSocketResponse, CookieJar, WSMsgType, web
 from aiohttp.test_utils import TestServer
 
-from .proxy_out import ProxyOut
-from .server import AppFactory, create_app
+from .api import AppFactory, ProxyOut
+from .core.state import PROXY_OUT
+from .server import create_app
 from .settings import Settings
-from .state import PROXY_OUT
 
 __all__ = ["RECEIVE_TIMEOUT", "ServedApp", "TestClientConnection", "serving"]
 
@@ -79,19 +79,10 @@ class ServedApp:
     @property
     def out(self) -> ProxyOut:
         return self.app[PROXY_OUT]
-{%- if cookiecutter.multi_session %}
 
     async def connect(self, *, tab_of: TestClientConnection | None = None) -> TestClientConnection:
-{%- else %}
-
-    async def connect(self) -> TestClientConnection:
-{%- endif %}
-        """A new client{% if cookiecutter.multi_session %}: in a browser of its own, or in the browser of ``tab_of`` (its session){% endif %}."""
-{%- if cookiecutter.multi_session %}
+        """A new client: in a browser of its own, or in the browser of ``tab_of``."""
         browser = tab_of.browser if tab_of is not None else self._new_browser()
-{%- else %}
-        browser = self._new_browser()
-{%- endif %}
         return TestClientConnection(await browser.ws_connect(self.server.make_url("/ws")), browser)
 
     def _new_browser(self) -> ClientSession:

@@ -1,23 +1,17 @@
 """Your logic: what the server does when clients connect, talk and leave. The file to edit.
 
-The incoming proxy calls the hooks below, each with the :class:`~.api.Client`
+The incoming proxy calls the hooks below, each with the :class:`~..api.Client`
 it is about: one connection. ``client.send`` answers that connection alone;
-``self.out`` reaches many: ``broadcast`` everyone (or everyone but one
-client){% if cookiecutter.multi_session %}, ``to_session`` every tab of one session{% endif %}. ``client.data``{% if cookiecutter.multi_session %} and
-``client.session.data`` hold what the app keeps per client and per session{% else %} holds what the app keeps
-per client{% endif %}. To push without being asked, see ``producer.py``.
+``self.out`` (a :class:`~..api.ProxyOut`) reaches many: ``broadcast`` everyone,
+or everyone but one client. ``client.data`` holds what the app keeps per
+client. To push without being asked, see ``producer.py``.
 """
 
 from __future__ import annotations
 
 import logging
 
-{% if cookiecutter.multi_session -%}
-from .api import Client, Session
-{%- else -%}
-from .api import Client
-{%- endif %}
-from .proxy_out import ProxyOut
+from ..api import Client, ProxyOut{% if cookiecutter.multi_session %}, Session{% endif %}
 
 __all__ = ["Logic"]
 
@@ -42,6 +36,9 @@ class Logic:
         """A connection closed."""
         logger.debug("disconnected: %s", client.id)
 {%- if cookiecutter.multi_session %}
+
+    # A session is one browser: ``client.session`` is the tab's, its ``data`` what the app keeps
+    # per session, and ``self.out.to_session(session.id, text)`` reaches every one of its tabs.
 
     async def on_session_start(self, session: Session) -> None:
         """A browser's first tab connected (a tab rejoining within the grace is not new)."""

@@ -27,7 +27,7 @@ import time
 
 from aiohttp import hdrs, web
 
-from .settings import Settings
+from ..settings import Settings
 
 __all__ = ["TOKEN_LIFETIME", "authenticate", "make_token", "verify_token"]
 

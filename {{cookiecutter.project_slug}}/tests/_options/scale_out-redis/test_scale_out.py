@@ -20,8 +20,8 @@ import redis.asyncio as redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
-from {{ cookiecutter.package_name }}.sessions import SESSION_COOKIE
+from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
+from {{ cookiecutter.package_name }}.core.sessions import SESSION_COOKIE
 
 from .redis_server import RedisServer, running_redis
 from .resuming_client import CutPlan, ResumingClient

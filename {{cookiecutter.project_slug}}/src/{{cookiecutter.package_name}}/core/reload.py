@@ -15,7 +15,6 @@ next change.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import multiprocessing
 import signal
@@ -25,12 +24,12 @@ from pathlib import Path
 from types import FrameType
 
 from .connection import CLOSE_TIMEOUT
-from .runner import STOP_SIGNALS, configure_logging, run
-from .settings import Settings
+from .runner import STOP_SIGNALS, AppCreator, configure_logging, run
+from .settings import ServerSettings
 
 __all__ = ["INSTALL_HINT", "WATCHED", "run_reloading", "serve_child"]
 
-WATCHED = Path(__file__).resolve().parent
+WATCHED = Path(__file__).resolve().parent.parent  # the whole package
 INSTALL_HINT = (
     "--reload needs watchfiles, from the dev extra:"
     " pip install -e '.[dev]' (./scripts/run --reload installs it)"
@@ -40,20 +39,22 @@ EXIT_SLACK = 2.0  # seconds for the stopped server's interpreter to exit after i
 logger = logging.getLogger(__name__)
 
 
-def run_reloading(settings: Settings) -> int:
-    """Serve in a child process, restarted on every change; return 0 after SIGINT or SIGTERM."""
+def run_reloading(settings: ServerSettings, create: AppCreator) -> int:
+    """Serve ``create``'s application in a child process, restarted on every change.
+
+    Return 0 after SIGINT or SIGTERM. ``create`` must pickle: the child imports it afresh.
+    """
     try:
         import watchfiles
     except ImportError:
         sys.exit(f"error: {INSTALL_HINT}")
 
-    child_settings = dataclasses.replace(settings, reload=False)
     # A spawned interpreter imports everything afresh, so it runs the edited code.
     context = multiprocessing.get_context("spawn")
     stop_timeout = settings.shutdown_timeout + CLOSE_TIMEOUT + EXIT_SLACK
 
     def start() -> BaseProcess:
-        process = context.Process(target=serve_child, args=(child_settings,), name="server")
+        process = context.Process(target=serve_child, args=(settings, create), name="server")
         process.start()
         return process
 
@@ -91,10 +92,10 @@ def run_reloading(settings: Settings) -> int:
     return 0
 
 
-def serve_child(settings: Settings) -> None:
+def serve_child(settings: ServerSettings, create: AppCreator) -> None:
     """Serve in this (spawned) process until SIGINT or SIGTERM."""
     configure_logging(settings.log_level)
-    sys.exit(run(settings))
+    sys.exit(run(settings, create))
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -1,22 +1,13 @@
-"""Running the server: serve until SIGINT or SIGTERM, then drain{% if cookiecutter.scale_out == "redis" %}; or several worker processes{% endif %}."""
+"""Running the server: serve until SIGINT or SIGTERM, then drain."""
 
 from __future__ import annotations
 
 import asyncio
-{%- if cookiecutter.scale_out == "redis" %}
-import dataclasses
-{%- endif %}
 import logging
-{%- if cookiecutter.scale_out == "redis" %}
-import multiprocessing
-{%- endif %}
 import os
 import re
 import signal
-{%- if cookiecutter.scale_out == "redis" %}
-import sys
-{%- endif %}
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
 from http import HTTPStatus
 from types import FrameType
@@ -25,24 +16,19 @@ from typing import Any
 from aiohttp import hdrs, web
 from aiohttp.web_log import AccessLogger
 
-{% if cookiecutter.scale_out == "redis" -%}
-from .proxy_out_redis import RedisUnavailableError
-{% endif -%}
-from .server import AppFactory, create_app, drain
-from .settings import Settings
-{% if cookiecutter.scale_out == "redis" %}
+from .errors import StartupError
+from .routes import drain
+from .settings import ServerSettings
+
 __all__ = [
     "STOP_SIGNALS",
+    "AppCreator",
     "StartupError",
     "configure_logging",
     "run",
     "run_event_loop",
-    "run_workers",
     "serve",
 ]
-{%- else %}
-__all__ = ["STOP_SIGNALS", "StartupError", "configure_logging", "run", "run_event_loop", "serve"]
-{%- endif %}
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -53,10 +39,7 @@ TOKEN_VALUE = re.compile(r"(?<=[?&]token=)[^&#]+")
 ACCEPTED_CONNECTION_TURNS = 3
 
 logger = logging.getLogger("{{ cookiecutter.package_name }}")
-
-
-class StartupError(RuntimeError):
-    """The server could not start; the message says why, in one line."""
+AppCreator = Callable[[], web.Application]  # builds the application a process serves
 
 
 def configure_logging(level: str) -> None:
@@ -64,35 +47,24 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
 
 
-{% if cookiecutter.scale_out == "redis" -%}
-async def serve(
-    settings: Settings, logic: AppFactory | None = None, *, reuse_port: bool = False
-) -> None:
-{%- else -%}
-async def serve(settings: Settings, logic: AppFactory | None = None) -> None:
-{%- endif %}
-    """Serve until SIGINT or SIGTERM, then drain every connection and return.
-
-    ``logic`` builds the hooks' logic (default: the project's, see ``create_app``).
-    """
-    app = create_app(settings, logic)
+async def serve(settings: ServerSettings, create: AppCreator) -> None:
+    """Serve the application ``create`` builds until SIGINT or SIGTERM, then drain it and return."""
+    app = create()
     runner = web.AppRunner(
         app, shutdown_timeout=settings.shutdown_timeout, access_log_class=HttpAccessLogger
     )
     await runner.setup()
     with _stop_signals() as stop:
         try:
-{%- if cookiecutter.scale_out == "redis" %}
             site = web.TCPSite(
                 runner,
                 settings.host,
                 settings.port,
                 backlog=settings.backlog,
-                reuse_port=reuse_port,
-            )
-{%- else %}
-            site = web.TCPSite(runner, settings.host, settings.port, backlog=settings.backlog)
+{%- if cookiecutter.scale_out == "redis" %}
+                reuse_port=settings.workers > 1,  # the workers share the port
 {%- endif %}
+            )
             try:
                 await site.start()
             except OSError as error:  # in use, not an address of this machine, unknown host
@@ -113,25 +85,14 @@ async def serve(settings: Settings, logic: AppFactory | None = None) -> None:
     logger.info("stopped")
 
 
-{% if cookiecutter.scale_out == "redis" -%}
-def run(settings: Settings, logic: AppFactory | None = None, *, reuse_port: bool = False) -> int:
+def run(settings: ServerSettings, create: AppCreator) -> int:
     """Serve in this process; return the exit code: 1 if it could not start."""
     try:
-        run_event_loop(serve(settings, logic, reuse_port=reuse_port))
-    except (StartupError, RedisUnavailableError) as error:
-        logger.error("%s", error)
-        return 1
-    return 0
-{%- else -%}
-def run(settings: Settings, logic: AppFactory | None = None) -> int:
-    """Serve in this process; return the exit code: 1 if it could not start."""
-    try:
-        run_event_loop(serve(settings, logic))
+        run_event_loop(serve(settings, create))
     except StartupError as error:
         logger.error("%s", error)
         return 1
     return 0
-{%- endif %}
 
 
 async def _let_accepted_connections_start() -> None:
@@ -228,38 +189,3 @@ def _plain_signal_handlers(loop: asyncio.AbstractEventLoop, stop: asyncio.Event)
         for signum, before in previous.items():
             if before is not None:
                 signal.signal(signum, before)
-
-{%- if cookiecutter.scale_out == "redis" %}
-
-
-def _worker(settings: Settings, logic: AppFactory | None) -> None:
-    configure_logging(settings.log_level)
-    sys.exit(run(settings, logic, reuse_port=True))
-
-
-def run_workers(settings: Settings, logic: AppFactory | None = None) -> int:
-    """Run ``--workers`` server processes on one port (SO_REUSEPORT) until SIGINT or SIGTERM.
-
-    The streaming example runs in the first worker only: its broadcasts reach
-    every worker's clients through Redis, so one producer is enough.
-    """
-    context = multiprocessing.get_context("spawn")
-    quiet = dataclasses.replace(settings, notify_interval=0.0)
-    workers = [
-        context.Process(target=_worker, args=(settings if index == 0 else quiet, logic))
-        for index in range(settings.workers)
-    ]
-    for worker in workers:
-        worker.start()
-
-    def forward(signum: int, frame: object) -> None:
-        for worker in workers:
-            if worker.pid is not None and worker.is_alive():
-                os.kill(worker.pid, signal.SIGTERM)
-
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, forward)
-    for worker in workers:
-        worker.join()
-    return max(abs(worker.exitcode or 0) for worker in workers)
-{%- endif %}

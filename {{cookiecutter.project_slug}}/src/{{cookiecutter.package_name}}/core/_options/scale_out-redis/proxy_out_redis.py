@@ -27,7 +27,7 @@ import random
 import re
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as redis
 from aiohttp import web
@@ -35,14 +35,14 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from .api import Client
-from .connection import Connection
+from ..api import Client
+from .errors import StartupError
 from .protocol import encode_gap, encode_message, encode_reset
 from .proxy_out import LocalProxyOut
-from .sessions import Session, SessionRegistry, new_session_id
-from .settings import Settings
+from .sessions import Session, SessionConnection, SessionRegistry, new_session_id
+from .settings import ServerSettings
 
-__all__ = ["RedisProxyOut", "RedisUnavailableError"]
+__all__ = ["RedisConnection", "RedisProxyOut", "RedisUnavailableError"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
 """
 
 
-class RedisUnavailableError(RuntimeError):
+class RedisUnavailableError(StartupError):
     """Redis could not be reached at start-up."""
 
 
@@ -87,10 +87,61 @@ def _entries(raw: Any) -> list[LogEntry]:
     return [(int(entry_id.partition("-")[0]), fields) for entry_id, fields in raw or ()]
 
 
+class RedisConnection(SessionConnection):
+    """A session's connection, sent each message number once, though replay and log overlap.
+
+    A resume reads what was missed from Redis while this process's log reader
+    keeps delivering: live messages are held meanwhile, then let through only
+    above what the replay covered.
+    """
+
+    __slots__ = ("_held", "_sent_up_to")
+
+    def __init__(
+        self,
+        request: web.Request,
+        ws: web.WebSocketResponse,
+        queue_limit: int,
+        max_bad_frames: int,
+    ) -> None:
+        super().__init__(request, ws, queue_limit, max_bad_frames)
+        self._held: list[tuple[int | None, str]] | None = None
+        self._sent_up_to = 0  # the highest message number sent (or skipped as a gap)
+
+    def deliver(self, seq: int | None, frame: str) -> None:
+        """Write message number ``seq`` once: held while a replay is fetched, dropped if covered.
+
+        Numbers only grow, so one that is not above the last one sent was
+        replayed, or announced as a gap, already. (``None``: sent while Redis
+        was away, unnumbered.)
+        """
+        if self._held is not None:
+            self._held.append((seq, frame))
+            return
+        if seq is not None:
+            if seq <= self._sent_up_to:
+                return
+            self._sent_up_to = seq
+        self.write(frame)
+
+    def hold(self) -> None:
+        """Hold live messages back while what was missed is fetched (see :meth:`release`)."""
+        self._held = []
+
+    def release(self, caught_up_to: int) -> None:
+        """Go live after a replay that covered every number up to ``caught_up_to``."""
+        held, self._held = self._held or [], None
+        self._sent_up_to = max(self._sent_up_to, caught_up_to)
+        for seq, frame in held:
+            self.deliver(seq, frame)
+
+
 class RedisProxyOut(LocalProxyOut):
     """Sends through the shared Redis log; delivers what the log says to this process's sessions."""
 
-    def __init__(self, sessions: SessionRegistry, settings: Settings) -> None:
+    connection_class = RedisConnection
+
+    def __init__(self, sessions: SessionRegistry, settings: ServerSettings) -> None:
         super().__init__(sessions)
         self._settings = settings
         self._url = _redacted(settings.redis_url)
@@ -123,7 +174,7 @@ class RedisProxyOut(LocalProxyOut):
         self._appends: list[tuple[list[Any], asyncio.Future[None]]] = []
         self._appending: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self.ready = False
+        self.redis_up = False
 
     def _session_key(self, session_id: str) -> str:
         return f"{KEY_PREFIX}session:{session_id}"
@@ -142,7 +193,7 @@ class RedisProxyOut(LocalProxyOut):
             await self._redis.aclose()
             await self._appender.aclose()
             raise RedisUnavailableError(f"cannot reach Redis at {self._url}: {error}") from None
-        self.ready = True
+        self.redis_up = True
         logger.info("connected to Redis at %s", self._url)
         self._tasks = [
             asyncio.create_task(self._follow_log()),
@@ -177,7 +228,7 @@ class RedisProxyOut(LocalProxyOut):
 
     async def _publish(self, session_id: str, text: str, excluded: str = "") -> None:
         """Append ``text`` for ``session_id`` (empty: everyone but the ``excluded`` session)."""
-        if self.ready:
+        if self.redis_up:
             appended = asyncio.get_running_loop().create_future()
             now_ms = int(time.time() * 1000)
             args = [self._settings.redis_log_size, session_id, text, now_ms, excluded]
@@ -243,10 +294,10 @@ class RedisProxyOut(LocalProxyOut):
         delay = RETRY_FIRST
         while True:
             try:
-                if not self.ready:
+                if not self.redis_up:
                     await self._sync_position()
                     await self._appender.connection_pool.disconnect()  # from before the outage
-                    self.ready = True
+                    self.redis_up = True
                     logger.warning("reconnected to Redis at %s", self._url)
                     delay = RETRY_FIRST
                 await self._read_once()
@@ -265,8 +316,8 @@ class RedisProxyOut(LocalProxyOut):
                 self._deliver(seq, fields["s"], fields["t"], fields.get("x", ""))
 
     def _lost(self, error: Exception) -> None:
-        if self.ready:
-            self.ready = False
+        if self.redis_up:
+            self.redis_up = False
             logger.warning("lost Redis at %s (%s); delivering locally meanwhile", self._url, error)
 
     # Sessions
@@ -277,7 +328,7 @@ class RedisProxyOut(LocalProxyOut):
         while True:
             await asyncio.sleep(max(self._settings.session_grace / 3, 0.05))
             live = [session.id for session in self.sessions if session.connections]
-            if not live or not self.ready:
+            if not live or not self.redis_up:
                 continue
             with contextlib.suppress(RedisError, OSError):
                 async with self._redis.pipeline(transaction=False) as pipe:
@@ -302,10 +353,14 @@ class RedisProxyOut(LocalProxyOut):
             session_id = new_session_id()
         return session_id
 
+    @property
+    def readiness(self) -> str:
+        return "ready" if self.redis_up else "redis unreachable"
+
     def position(self, session: Session) -> int:
         return self._position
 
-    async def resume(self, session: Session, connection: Connection, last_seen: int) -> None:
+    async def resume(self, session: Session, connection: SessionConnection, last_seen: int) -> None:
         """Replay from the log what ``session`` was sent after ``last_seen``, then go live.
 
         Live messages are held back meanwhile. The log and the counter are read
@@ -314,7 +369,8 @@ class RedisProxyOut(LocalProxyOut):
         connection goes live above it, however far this process's own delivery
         lags behind (it may not have read those entries yet) or runs ahead.
         """
-        connection.hold()
+        numbered = cast(RedisConnection, connection)  # made by connection_class
+        numbered.hold()
         caught_up_to = last_seen
         try:
             latest, entries = await self._log_since(last_seen)
@@ -328,7 +384,7 @@ class RedisProxyOut(LocalProxyOut):
             connection.write(encode_reset("replay unavailable", self._position))
             caught_up_to = self._position
         finally:
-            connection.release(caught_up_to)
+            numbered.release(caught_up_to)
 
     async def _log_since(self, last_seen: int) -> tuple[int, list[LogEntry]]:
         """The latest number handed out, and the log's entries after ``last_seen``, at one instant."""
@@ -341,7 +397,7 @@ class RedisProxyOut(LocalProxyOut):
     def _replay(
         self,
         session: Session,
-        connection: Connection,
+        connection: SessionConnection,
         last_seen: int,
         entries: list[LogEntry],
         latest: int,

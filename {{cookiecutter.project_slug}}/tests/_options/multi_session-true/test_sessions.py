@@ -19,9 +19,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from {{ cookiecutter.package_name }} import Settings, create_app
-from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
-from {{ cookiecutter.package_name }}.sessions import SESSION_COOKIE
-from {{ cookiecutter.package_name }}.state import PROXY_OUT, SESSIONS
+from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
+from {{ cookiecutter.package_name }}.core.sessions import SESSION_COOKIE
+from {{ cookiecutter.package_name }}.core.state import MEMBERS, PROXY_OUT
 
 from .apps import Echo
 from .running_server import ServerProcess, running_server
@@ -159,19 +159,19 @@ async def test_to_session_reaches_only_the_addressed_session(
 async def wait_for_no_sessions(app: web.Application) -> None:
     """Poll until the registry is empty: expiry happens on the server's own timers."""
     for _ in range(int(REPLY_TIMEOUT / 0.01)):
-        if not app[SESSIONS]:
+        if not app[MEMBERS].sessions:
             return
         await asyncio.sleep(0.01)
-    raise AssertionError(f"{len(app[SESSIONS])} sessions left")
+    raise AssertionError(f"{len(app[MEMBERS].sessions)} sessions left")
 
 
 async def test_session_is_dropped_after_the_grace_period(aiohttp_client: AiohttpClient) -> None:
     app = create_app(Settings(port=0, session_grace=1.0), Echo)
     client = await aiohttp_client(app)
     async with client.ws_connect("/ws"):
-        assert len(app[SESSIONS]) == 1
+        assert len(app[MEMBERS].sessions) == 1
     await asyncio.sleep(0.05)
-    assert len(app[SESSIONS]) == 1  # still inside the grace period
+    assert len(app[MEMBERS].sessions) == 1  # still inside the grace period
     await wait_for_no_sessions(app)
 
 

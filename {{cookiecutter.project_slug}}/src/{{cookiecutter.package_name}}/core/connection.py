@@ -5,8 +5,11 @@ the socket at once when it has room (the usual case, and the fast path: see
 ``frames.py``), else queues it for a writer task that drains the queue at the
 pace the client reads and ends when the queue is empty. A client that falls
 so far behind that its queue outgrows the limit is dropped with close code
-1013 (try again later){% if cookiecutter.multi_session %}; its session can resume from the replay buffer when it
-reconnects{% endif %}.
+1013 (try again later).
+
+What a connection does with the text it receives and the text it is sent
+(:meth:`~Connection.unwrap`, :meth:`~Connection.send`, :meth:`~Connection.report`)
+is the plain exchange here: a connection that speaks a protocol overrides them.
 """
 
 from __future__ import annotations
@@ -16,21 +19,13 @@ import contextlib
 import itertools
 import socket
 from collections import deque
-from typing import {% if cookiecutter.multi_session %}TYPE_CHECKING, {% endif %}Any
+from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-{% if cookiecutter.multi_session -%}
-from . import protocol
-{% endif -%}
 from .frames import binary_frame, text_frame
-{%- if cookiecutter.multi_session %}
 
-if TYPE_CHECKING:
-    from .sessions import Session
-{%- endif %}
-
-__all__ = ["Connection"]
+__all__ = ["CLOSE_TIMEOUT", "Connection"]
 
 _next_id = itertools.count(1)
 CLOSE_TIMEOUT = 1.0  # seconds a close handshake may take before the socket is aborted
@@ -41,33 +36,19 @@ KERNEL_SEND_BUFFER = 64 * 1024
 
 class Connection:
     """A client's websocket, and the frames queued for it (the logic sees it as ``api.Client``)."""
-{%- if cookiecutter.multi_session %}
-
-    session: Session  # set as it joins its session, before the logic sees it
-{%- endif %}
 
     __slots__ = (
         "_closer",
         "_data",
-{%- if cookiecutter.scale_out == "redis" %}
-        "_held",
-{%- endif %}
         "_queue",
         "_queue_limit",
         "_queued_bytes",
-{%- if cookiecutter.scale_out == "redis" %}
-        "_sent_up_to",
-{%- endif %}
         "_transport",
         "_writer",
         "close_code",
         "close_reason",
         "closing",
         "id",
-{%- if cookiecutter.multi_session %}
-        "session",
-        "speaks_protocol",
-{%- endif %}
         "user",
         "ws",
     )
@@ -75,9 +56,6 @@ class Connection:
     def __init__(self, request: web.Request, ws: web.WebSocketResponse, queue_limit: int) -> None:
         self.ws = ws
         self.id = str(next(_next_id))
-{%- if cookiecutter.multi_session %}
-        self.speaks_protocol = ws.ws_protocol == protocol.SUBPROTOCOL
-{%- endif %}
         self.user: str | None = None  # who authenticate() says the client is; None: anonymous
         self._data: dict[str, Any] | None = None
         self.closing = False
@@ -94,10 +72,6 @@ class Connection:
         # Drains the queue while it holds frames; None while the socket keeps up.
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
-{%- if cookiecutter.scale_out == "redis" %}
-        self._held: list[tuple[int | None, str]] | None = None
-        self._sent_up_to = 0  # the highest message number sent (or skipped as a gap)
-{%- endif %}
 
     @property
     def data(self) -> dict[str, Any]:
@@ -106,14 +80,22 @@ class Connection:
             self._data = {}
         return self._data
 
+    def describe(self, peer: str | None) -> str:
+        """Who this is, for its log lines (made when logged, not kept per connection)."""
+        user = "" if self.user is None else f" user={self.user}"
+        return f"conn={self.id} peer={peer}{user}"
+
+    def unwrap(self, text: str) -> str | None:
+        """The message a received text frame carries for the logic: the text itself."""
+        return text
+
     async def send(self, message: str | bytes) -> None:
-        """Send ``message`` to this client only{% if cookiecutter.multi_session %}: text reaches a protocol client as a ``direct``
-        frame; bytes go as a binary frame, as they are{% else %}: bytes as a binary frame{% endif %}."""
-{%- if cookiecutter.multi_session %}
-        if self.speaks_protocol and isinstance(message, str):
-            message = protocol.encode_direct(message)
-{%- endif %}
+        """Send ``message`` to this client only: text as a text frame, bytes as a binary one."""
         self.write(message)
+
+    def report(self, error: str) -> None:
+        """Tell the client that something it sent went wrong (``error`` says what)."""
+        self.write(error)
 
     def write(self, frame: str | bytes) -> None:
         """Write ``frame`` without waiting: now if the socket has room, else queued.
@@ -135,35 +117,6 @@ class Connection:
         self._queue.append(frame)
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_queued())
-{%- if cookiecutter.scale_out == "redis" %}
-
-    def write_numbered(self, seq: int | None, frame: str) -> None:
-        """Write message number ``seq`` once: held while a replay is fetched, dropped if covered.
-
-        Numbers only grow, so one that is not above the last one sent was
-        replayed, or announced as a gap, already. (``None``: sent while Redis
-        was away, unnumbered.)
-        """
-        if self._held is not None:
-            self._held.append((seq, frame))
-            return
-        if seq is not None:
-            if seq <= self._sent_up_to:
-                return
-            self._sent_up_to = seq
-        self.write(frame)
-
-    def hold(self) -> None:
-        """Hold live messages back while what was missed is fetched (see :meth:`release`)."""
-        self._held = []
-
-    def release(self, caught_up_to: int) -> None:
-        """Go live after a replay that covered every number up to ``caught_up_to``."""
-        held, self._held = self._held or [], None
-        self._sent_up_to = max(self._sent_up_to, caught_up_to)
-        for seq, frame in held:
-            self.write_numbered(seq, frame)
-{%- endif %}
 
     def _has_room(self, transport: asyncio.Transport) -> bool:
         """Whether a frame may go straight to the socket, ahead of nothing.

@@ -11,9 +11,9 @@ from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
 from {{ cookiecutter.package_name }} import Settings, create_app
-from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
-from {{ cookiecutter.package_name }}.sessions import SESSION_COOKIE
-from {{ cookiecutter.package_name }}.state import PROXY_OUT, SESSIONS
+from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
+from {{ cookiecutter.package_name }}.core.sessions import SESSION_COOKIE
+from {{ cookiecutter.package_name }}.core.state import MEMBERS, PROXY_OUT
 
 from .apps import Echo
 from .resuming_client import CutPlan, ResumingClient
@@ -109,7 +109,7 @@ async def test_resume_of_an_expired_session_gets_a_reset(aiohttp_client: Aiohttp
     old_session_id = session_id_of(client)
     await ws.close()
     for _ in range(100):
-        if not app[SESSIONS]:
+        if not app[MEMBERS].sessions:
             break
         await asyncio.sleep(0.01)
 
@@ -151,7 +151,7 @@ async def test_history_is_kept_once_a_protocol_client_has_joined(
     app = create_app(Settings(port=0), Echo)
     client = await aiohttp_client(app)
     plain = await client.ws_connect("/ws")  # sees no numbers, so cannot resume: nothing is kept
-    (session,) = app[SESSIONS]
+    (session,) = app[MEMBERS].sessions
     for text in ("one", "two"):
         await app[PROXY_OUT].to_session(session.id, text)
         assert await plain.receive_str(timeout=TIMEOUT) == text

@@ -48,14 +48,9 @@ def encode_welcome(seq: int, heartbeat: float) -> str:
     return json.dumps({"type": "welcome", "seq": seq, "heartbeat": heartbeat})
 
 
-{% if cookiecutter.scale_out == "redis" -%}
 def encode_message(seq: int | None, text: str) -> str:
-    """A numbered message; ``seq`` is None for one sent while Redis was unreachable."""
+    """A numbered message (``seq`` None: one sent unnumbered, which cannot be resumed)."""
     return json.dumps({"type": "message", "seq": seq, "data": text})
-{%- else -%}
-def encode_message(seq: int, text: str) -> str:
-    return json.dumps({"type": "message", "seq": seq, "data": text})
-{%- endif %}
 
 
 def encode_direct(text: str) -> str:

@@ -1,4 +1,8 @@
-"""Background producers: push to clients without being asked.
+"""Your background producer: push to clients without being asked.
+
+:func:`run` runs for the server's lifetime and is cancelled at shutdown (with
+``--workers``, in the first process only: its broadcasts reach every process's
+clients). Start as many tasks from it as your app needs.
 
 The streaming example broadcasts ``notify 1``, ``notify 2``, ... every
 ``--notify-interval`` seconds (off by default), ``--notify-count`` times
@@ -12,17 +16,13 @@ market-data socket here and push what it gets through the outgoing proxy.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator
 
-from aiohttp import web
+from ..api import Audience, ProxyOut
+from ..settings import Settings
 
-from .proxy_out import ProxyOut
-from .state import AUDIENCE, PROXY_OUT, SETTINGS, Audience
-
-__all__ = ["notify_every", "run_producers"]
+__all__ = ["notify_every", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ async def notify_every(
     when it falls behind, carries on from now rather than bursting to catch up.
     Given an ``audience``, it first waits until that many clients are connected.
     """
-    if audience is not None and audience.waiting:
+    if audience is not None and audience.needed:
         logger.info("streaming example: waiting for clients (%d needed)", audience.needed)
         await audience.gathered()
         logger.info("streaming example: starting, its audience of %d is connected", audience.needed)
@@ -49,21 +49,9 @@ async def notify_every(
         await out.broadcast(f"notify {number}".ljust(size, "."))
 
 
-async def run_producers(app: web.Application) -> AsyncIterator[None]:
-    """Run the producers for the application's lifetime (an aiohttp cleanup context)."""
-    settings = app[SETTINGS]
-    if settings.notify_interval <= 0:
-        yield
-        return
-    producer = notify_every(
-        app[PROXY_OUT],
-        settings.notify_interval,
-        settings.notify_count,
-        settings.notify_size,
-        app[AUDIENCE],
-    )
-    task = asyncio.create_task(producer)
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+async def run(out: ProxyOut, audience: Audience, settings: Settings) -> None:
+    """Run the streaming example, if ``--notify-interval`` turns it on."""
+    if settings.notify_interval > 0:
+        await notify_every(
+            out, settings.notify_interval, settings.notify_count, settings.notify_size, audience
+        )

@@ -20,11 +20,30 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+from aiohttp import WSCloseCode, web
+
 from .connection import Connection
-from .protocol import encode_gap, encode_message, encode_reset
+from .protocol import (
+    HEARTBEAT,
+    SUBPROTOCOL,
+    ProtocolError,
+    encode_direct,
+    encode_error,
+    encode_gap,
+    encode_message,
+    encode_reset,
+    parse_client_frame,
+)
 from .replay import ReplayBuffer
 
-__all__ = ["SESSION_COOKIE", "Session", "SessionRegistry", "new_session_id", "session_cookie"]
+__all__ = [
+    "SESSION_COOKIE",
+    "Session",
+    "SessionConnection",
+    "SessionRegistry",
+    "new_session_id",
+    "session_cookie",
+]
 
 SESSION_COOKIE = "{{ cookiecutter.package_name }}_session"
 _ID_BYTES = 16  # 128 bits from the OS's CSPRNG
@@ -46,15 +65,82 @@ def session_cookie(session_id: str, *, secure: bool) -> str:
     return cookie + "; Secure" if secure else cookie
 
 
+class SessionConnection(Connection):
+    """A connection that belongs to a session, and speaks the protocol if it asked to.
+
+    A protocol client's messages arrive in frames (see ``protocol.py``), what it
+    is sent directly goes as a ``direct`` frame, and its errors as ``error``
+    frames; a plain client keeps the plain exchange.
+    """
+
+    __slots__ = ("_bad_frames", "_max_bad_frames", "session", "speaks_protocol")
+
+    session: Session  # set as it joins its session, before the logic sees it
+
+    def __init__(
+        self,
+        request: web.Request,
+        ws: web.WebSocketResponse,
+        queue_limit: int,
+        max_bad_frames: int,
+    ) -> None:
+        super().__init__(request, ws, queue_limit)
+        self.speaks_protocol = ws.ws_protocol == SUBPROTOCOL
+        self._bad_frames = 0
+        self._max_bad_frames = max_bad_frames
+
+    def describe(self, peer: str | None) -> str:
+        protocol = self.ws.ws_protocol or "plain"
+        user = "" if self.user is None else f" user={self.user}"
+        return f"session={self.session.tag} conn={self.id} peer={peer} protocol={protocol}{user}"
+
+    def unwrap(self, text: str) -> str | None:
+        """The message a protocol frame carries; None for a heartbeat or a bad frame.
+
+        A heartbeat is answered, a bad frame gets an ``error`` frame, and one bad
+        frame more than ``--max-protocol-errors`` closes the connection with 1008.
+        """
+        if not self.speaks_protocol:
+            return text
+        try:
+            frame = parse_client_frame(text)
+        except ProtocolError as error:
+            self._bad_frames += 1
+            if self._bad_frames > self._max_bad_frames:
+                self.drop(WSCloseCode.POLICY_VIOLATION, "too many bad frames")
+            else:
+                self.write(encode_error(str(error)))
+            return None
+        if frame.type == "heartbeat":
+            self.write(HEARTBEAT)
+            return None
+        return frame.data
+
+    async def send(self, message: str | bytes) -> None:
+        """Send ``message`` to this connection only: text reaches a protocol client as a
+        ``direct`` frame (not numbered, not replayed); bytes go as a binary frame."""
+        if self.speaks_protocol and isinstance(message, str):
+            message = encode_direct(message)
+        self.write(message)
+
+    def report(self, error: str) -> None:
+        self.write(encode_error(error) if self.speaks_protocol else error)
+
+    def deliver(self, seq: int | None, frame: str) -> None:
+        """Write the protocol frame of session message ``seq``."""
+        self.write(frame)
+
+
 class Session:
     """One client's open connections, addressed together by the session id."""
 
-    __slots__ = ("_data", "connections", "expiry", "history", "id", "last_seq")
+    __slots__ = ("_data", "connections", "expiry", "history", "id", "last_seq", "started")
 
     def __init__(self, session_id: str) -> None:
         self.id = session_id
         self._data: dict[str, Any] | None = None
-        self.connections: set[Connection] = set()
+        self.started = False  # whether the logic has been told (on_session_start)
+        self.connections: set[SessionConnection] = set()
         self.last_seq = 0  # the number of the latest message sent to this session
         # What a resuming connection may have missed; kept once a protocol client has joined.
         self.history: ReplayBuffer | None = None
@@ -79,15 +165,9 @@ class Session:
         if self.history is not None:
             self.history.append(self.last_seq, text)
         self.deliver(self.last_seq, text)
-{%- if cookiecutter.scale_out == "redis" %}
 
     def deliver(self, seq: int | None, text: str) -> None:
-        """Send message ``seq`` (numbered here, or by Redis) to every connection of the session."""
-{%- else %}
-
-    def deliver(self, seq: int, text: str) -> None:
-        """Send message ``seq`` to every connection of the session."""
-{%- endif %}
+        """Send message ``seq`` (None: unnumbered) to every connection of the session."""
         frame = None  # the protocol's frame, encoded once and only if a connection speaks it
         for connection in self.connections:
             if not connection.speaks_protocol:
@@ -95,13 +175,9 @@ class Session:
                 continue
             if frame is None:
                 frame = encode_message(seq, text)
-{%- if cookiecutter.scale_out == "redis" %}
-            connection.write_numbered(seq, frame)
-{%- else %}
-            connection.write(frame)
-{%- endif %}
+            connection.deliver(seq, frame)
 
-    def resume(self, connection: Connection, last_seen: int) -> None:
+    def resume(self, connection: SessionConnection, last_seen: int) -> None:
         """Queue for ``connection`` what it missed after ``last_seen``; say so if some is lost."""
         if not 0 <= last_seen <= self.last_seq:
             connection.write(encode_reset("unknown position in this session", self.last_seq))
@@ -151,10 +227,9 @@ class SessionRegistry:
             return presented
         return new_session_id()
 
-    def join(self, session_id: str, connection: Connection) -> tuple[Session, bool]:
-        """Add ``connection`` to its session, creating the session if needed; say if it is new."""
+    def join(self, session_id: str, connection: SessionConnection) -> Session:
+        """Add ``connection`` to its session, creating the session if needed."""
         session = self._sessions.get(session_id)
-        is_new = session is None
         if session is None:
             session = self._sessions[session_id] = Session(session_id)
         elif session.expiry is not None:
@@ -166,9 +241,9 @@ class SessionRegistry:
         session.connections.add(connection)
         connection.session = session
         self.connection_count += 1
-        return session, is_new
+        return session
 
-    def leave(self, session: Session, connection: Connection) -> None:
+    def leave(self, session: Session, connection: SessionConnection) -> None:
         """Remove ``connection``; the session expires after the grace period unless rejoined."""
         session.connections.discard(connection)
         self.connection_count -= 1

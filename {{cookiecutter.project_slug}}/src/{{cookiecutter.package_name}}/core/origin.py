@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 
 from aiohttp import hdrs, web
 
-from .settings import Settings
+from .settings import ServerSettings
 
 __all__ = ["check_origin"]
 
 
-def check_origin(request: web.Request, settings: Settings) -> None:
+def check_origin(request: web.Request, settings: ServerSettings) -> None:
     """Raise HTTP 403 unless the request's ``Origin`` may open a websocket."""
     origin = request.headers.get(hdrs.ORIGIN)
     if origin is None:

@@ -23,8 +23,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from {{ cookiecutter.package_name }}.protocol import SUBPROTOCOL
-from {{ cookiecutter.package_name }}.sessions import SESSION_COOKIE
+from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
+from {{ cookiecutter.package_name }}.core.sessions import SESSION_COOKIE
 
 __all__ = ["PAGE", "CutPlan", "ResumingClient"]
 

@@ -1,7 +1,7 @@
 """Typed keys of the application's shared state (``app[KEY]``), its lifecycle and its audience.
 
-The audience is the number of clients the streaming example waits for before
-its first message (``--notify-after-clients``).
+The audience is the number of clients a producer waits for before it starts
+(the streaming example's ``--notify-after-clients``).
 """
 
 from __future__ import annotations
@@ -11,22 +11,19 @@ import dataclasses
 
 from aiohttp import web
 
-from .api import App
+from ..api import App, Authenticate
+from .members import Members
 from .proxies import TrustedProxies
 from .proxy_out import LocalProxyOut
-{%- if cookiecutter.multi_session %}
-from .sessions import SessionRegistry
-{%- endif %}
-from .settings import Settings
+from .settings import ServerSettings
 
 __all__ = [
     "AUDIENCE",
+    "AUTHENTICATE",
     "LIFECYCLE",
     "LOGIC",
+    "MEMBERS",
     "PROXY_OUT",
-{%- if cookiecutter.multi_session %}
-    "SESSIONS",
-{%- endif %}
     "SETTINGS",
     "TRUSTED_PROXIES",
     "Audience",
@@ -69,12 +66,11 @@ class Audience:
             await self._gathered.wait()
 
 
-SETTINGS = web.AppKey("settings", Settings)
+SETTINGS = web.AppKey("settings", ServerSettings)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 AUDIENCE = web.AppKey("audience", Audience)
 PROXY_OUT = web.AppKey("proxy_out", LocalProxyOut)
 LOGIC = web.AppKey("logic", App)
+AUTHENTICATE: web.AppKey[Authenticate] = web.AppKey("authenticate")
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
-{%- if cookiecutter.multi_session %}
-SESSIONS = web.AppKey("sessions", SessionRegistry)
-{%- endif %}
+MEMBERS = web.AppKey("members", Members)

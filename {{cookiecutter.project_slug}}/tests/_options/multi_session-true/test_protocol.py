@@ -14,7 +14,7 @@ from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 
 from {{ cookiecutter.package_name }} import Settings, create_app
-from {{ cookiecutter.package_name }}.protocol import (
+from {{ cookiecutter.package_name }}.core.protocol import (
     SUBPROTOCOL,
     ClientFrame,
     ProtocolError,

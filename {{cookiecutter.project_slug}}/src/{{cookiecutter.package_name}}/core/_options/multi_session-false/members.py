@@ -1,0 +1,58 @@
+"""How a connection joins the server: as one client among the others.
+
+:meth:`Members.admit` has nothing to check before the upgrade, and
+:meth:`Members.join` adds the connection to the outgoing proxy's set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from aiohttp import web
+
+from ..api import App
+from .connection import Connection
+from .proxy_out import LocalProxyOut
+from .settings import ServerSettings
+
+__all__ = ["Admission", "MemberConnection", "Members"]
+
+MemberConnection = Connection  # what joining makes of an upgraded websocket
+
+
+class Admission(NamedTuple):
+    """What a handshake carries to its join: nothing, here."""
+
+
+class Members:
+    """The connections of this process, and the outgoing proxy that reaches them."""
+
+    subprotocols: tuple[str, ...] = ()
+
+    def __init__(
+        self, app: web.Application, settings: ServerSettings, logic: Callable[[], App]
+    ) -> None:
+        self._settings = settings
+        self.out = LocalProxyOut()
+
+    async def admit(self, request: web.Request, ws: web.WebSocketResponse) -> Admission:
+        """Nothing to check before the upgrade."""
+        return Admission()
+
+    async def join(
+        self, request: web.Request, ws: web.WebSocketResponse, admission: Admission
+    ) -> Connection:
+        """The upgraded websocket as a connection."""
+        connection = Connection(request, ws, self._settings.send_queue_bytes)
+        self.out.add(connection)
+        return connection
+
+    async def opened(self, connection: Connection) -> None:
+        """Nothing to tell the logic besides ``on_connect``."""
+
+    def leave(self, connection: Connection) -> None:
+        self.out.remove(connection)
+
+    async def close(self) -> None:
+        """Nothing outlives its connection."""

@@ -1,0 +1,64 @@
+"""The outgoing proxy: the one way anything (the logic, a background task) sends to many clients.
+
+:class:`~..api.ProxyOut` is the interface; :class:`LocalProxyOut` delivers to
+the sessions of this process. Code that sends depends only on the interface,
+so another implementation (a message bus shared by many processes) can take
+its place without touching the logic. Sending never waits for a client: each
+connection queues what it is sent (see ``connection.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..api import Client
+from .connection import Connection
+from .sessions import Session, SessionConnection, SessionRegistry
+
+__all__ = ["LocalProxyOut"]
+
+
+class LocalProxyOut:
+    """Delivers to the sessions of this process."""
+
+    connection_class = SessionConnection  # what a handshake makes (a bus may need more of it)
+
+    def __init__(self, sessions: SessionRegistry) -> None:
+        self.sessions = sessions
+
+    @property
+    def readiness(self) -> str:
+        """What ``/readyz`` reports: "ready", or why not (nothing here to wait for)."""
+        return "ready"
+
+    @property
+    def connection_count(self) -> int:
+        return self.sessions.connection_count
+
+    async def to_session(self, session_id: str, text: str) -> None:
+        session = self.sessions.get(session_id)
+        if session is not None:
+            session.publish(text)
+
+    async def broadcast(self, text: str, *, exclude: Client | None = None) -> None:
+        skipped = None if exclude is None else exclude.session
+        for session in self.sessions:
+            if session is not skipped:
+                session.publish(text)
+
+    def connections(self) -> Iterator[Connection]:
+        """Every open connection of this process."""
+        for session in self.sessions:
+            yield from list(session.connections)
+
+    # What joining a session asks of the session store (a bus shares it between processes).
+
+    async def claim(self, presented: str | None) -> str:
+        return self.sessions.claim(presented)
+
+    def position(self, session: Session) -> int:
+        """The number after which a new connection of ``session`` is sent messages."""
+        return session.last_seq
+
+    async def resume(self, session: Session, connection: SessionConnection, last_seen: int) -> None:
+        session.resume(connection, last_seen)

@@ -1,0 +1,207 @@
+"""The incoming proxy: where connections come in.
+
+It checks the handshake (origin, limits, authentication, then whatever
+joining asks: see ``members.py``), runs the receive loop, hands each message
+to the business logic, enforces what a client may send, and cleans up when
+the connection closes. A client that breaks a rule gets a close code that
+says which; nobody else notices.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, hdrs, web
+
+from ..api import App
+from .connection import Connection
+from .limits import TokenBucket
+from .members import MemberConnection
+from .origin import check_origin
+from .settings import ServerSettings
+from .state import (
+    AUDIENCE,
+    AUTHENTICATE,
+    LIFECYCLE,
+    LOGIC,
+    MEMBERS,
+    PROXY_OUT,
+    SETTINGS,
+    TRUSTED_PROXIES,
+)
+
+__all__ = ["handle_websocket"]
+
+INTERNAL_ERROR = "internal error: the message was not processed"
+# A logic's on_binary, if it has one.
+BinaryHook = Callable[[MemberConnection, bytes], Awaitable[None]]
+NO_STATUS_CODE = 1005  # RFC 6455, 7.4.1: what a close frame without a code stands for
+# Codes that stand for conditions and must never be sent in a close frame (RFC 6455, 7.4.1).
+RESERVED_CLOSE_CODES = frozenset({NO_STATUS_CODE, WSCloseCode.ABNORMAL_CLOSURE, 1015})
+
+logger = logging.getLogger(__name__)
+
+
+async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
+    """Accept one websocket, let it join, and serve it until it closes."""
+    request = request.app[TRUSTED_PROXIES].resolve(request)
+    settings = request.app[SETTINGS]
+    members = request.app[MEMBERS]
+    user = await _admit(request, settings)
+    ws = _open_websocket(settings, members.subprotocols)
+    admission = await members.admit(request, ws)
+    await ws.prepare(request)
+
+    connection = await members.join(request, ws, admission)
+    connection.user = user
+    _count_audience(request)
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("open %s", connection.describe(request.remote))
+    logic = request.app[LOGIC]
+    try:
+        if await _connected(logic, connection, members.opened(connection)):
+            await _receive(connection, logic, settings)
+    finally:
+        members.leave(connection)
+        await connection.finish()
+        _log_close(connection.describe(request.remote), connection)
+        await _disconnected(logic, connection)
+    return ws
+
+
+def _check_capacity(request: web.Request) -> None:
+    """Refuse the upgrade, before it happens, when the server cannot take one more connection."""
+    if request.app[LIFECYCLE].draining:
+        raise web.HTTPServiceUnavailable(text="server is shutting down")
+    if request.app[PROXY_OUT].connection_count >= request.app[SETTINGS].max_connections:
+        raise web.HTTPServiceUnavailable(text="too many connections")
+
+
+async def _admit(request: web.Request, settings: ServerSettings) -> str | None:
+    """Run the checks a handshake must pass before anything is upgraded; return the user.
+
+    A refusal is an HTTP error: 403 for a foreign origin, 503 at capacity, 401
+    or 403 from authentication. A plain GET of the same URL (no upgrade) runs
+    the same checks and gets 426 Upgrade Required when it passes them: that is
+    how the page learns why its handshake failed, which browsers hide from
+    scripts. A browser sends no ``Origin`` with a plain same-origin GET, so
+    that is checked only when sent.
+    """
+    upgrading = request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
+    if upgrading or hdrs.ORIGIN in request.headers:
+        check_origin(request, settings)
+    _check_capacity(request)
+    user = await request.app[AUTHENTICATE](request)
+    if not upgrading:
+        raise web.HTTPUpgradeRequired(
+            text="websocket upgrade required", headers={hdrs.UPGRADE: "websocket"}
+        )
+    return user
+
+
+def _count_audience(request: web.Request) -> None:
+    """Tell a producer that waits for its audience that one more client is in."""
+    audience = request.app[AUDIENCE]
+    if audience.waiting:
+        audience.connected(request.app[PROXY_OUT].connection_count)
+
+
+def _open_websocket(settings: ServerSettings, protocols: tuple[str, ...]) -> web.WebSocketResponse:
+    return web.WebSocketResponse(
+        protocols=protocols,
+        # aiohttp refuses a message of exactly max_msg_size bytes; the setting allows it.
+        max_msg_size=settings.max_message_size + 1,
+        heartbeat=settings.heartbeat or None,
+        compress=False,
+        autoclose=False,  # a client's close is answered once what is queued for it went out
+    )
+
+
+async def _receive(connection: MemberConnection, logic: App, settings: ServerSettings) -> None:
+    """Hand each message to the logic, until the client closes or breaks a rule."""
+    ws = connection.ws
+    rate = TokenBucket(settings.rate_limit, settings.rate_burst)
+    on_binary: BinaryHook | None = getattr(logic, "on_binary", None)
+    while True:
+        message = await ws.receive()
+        if message.type is WSMsgType.TEXT or (message.type is WSMsgType.BINARY and on_binary):
+            if not rate.allow():
+                await _refuse(connection, WSCloseCode.POLICY_VIOLATION, "rate limit exceeded")
+                return
+        else:
+            await _stop_receiving(connection, message, settings.shutdown_timeout)
+            return
+        try:
+            if on_binary is not None and message.type is WSMsgType.BINARY:
+                await on_binary(connection, message.data)
+                continue
+            text = connection.unwrap(message.data)
+            if text is not None:
+                await logic.on_message(connection, text)
+        except Exception:
+            logger.exception("on_message failed on conn=%s", connection.id)
+            connection.report(INTERNAL_ERROR)
+
+
+async def _connected(logic: App, connection: MemberConnection, joined: Awaitable[None]) -> bool:
+    """Tell the logic what joining began (``joined``: see ``Members.opened``), then the connect.
+
+    If a hook fails, the client is closed with 1011 (internal error): say False.
+    """
+    try:
+        await joined
+        await logic.on_connect(connection)
+    except Exception:
+        logger.exception("on_connect failed on conn=%s", connection.id)
+        await _refuse(connection, WSCloseCode.INTERNAL_ERROR, "internal error")
+        return False
+    return True
+
+
+async def _disconnected(logic: App, connection: MemberConnection) -> None:
+    try:
+        await logic.on_disconnect(connection)
+    except Exception:
+        logger.exception("on_disconnect failed on conn=%s", connection.id)
+
+
+def _log_close(described: str, connection: Connection) -> None:
+    """One line per connection, when it ends: who it was, and the close code and reason.
+
+    The code is the one on the wire: the first close frame's, whichever side
+    sent it (this server: a rule broken, a shutdown; the client: its own
+    choice), 1005 for a close frame without one, and 1006 for none at all.
+    The opening is logged at DEBUG level only: a line per connection is what a
+    busy server can afford.
+    """
+    code = connection.close_code or connection.ws.close_code
+    shown = NO_STATUS_CODE if code == 0 else code  # aiohttp's 0: a close frame without a code
+    shown = None if shown is None else int(shown)  # an int: IntEnum prints its name on 3.10
+    logger.info("close %s code=%s reason=%r", described, shown, connection.close_reason)
+
+
+async def _stop_receiving(connection: Connection, message: WSMessage, flush_timeout: float) -> None:
+    """End a connection on a message that is not one for the logic.
+
+    A close from the client is answered once what is queued for it went out. A
+    binary message, for a logic without ``on_binary``, is refused with 1003. An
+    error means aiohttp has already closed with the code that fits (1009 too
+    big, 1007 invalid UTF-8, 1002 a protocol error): it is recorded for the log.
+    """
+    if message.type is WSMsgType.CLOSE:
+        if message.data in RESERVED_CLOSE_CODES:
+            await _refuse(connection, WSCloseCode.PROTOCOL_ERROR, "reserved close code")
+        else:
+            await connection.answer_close(message.data or WSCloseCode.OK, flush_timeout)
+    elif message.type is WSMsgType.BINARY:
+        await _refuse(connection, WSCloseCode.UNSUPPORTED_DATA, "text frames only")
+    elif message.type is WSMsgType.ERROR and isinstance(message.data, WebSocketError):
+        connection.close_code = message.data.code
+        connection.close_reason = str(message.data)
+
+
+async def _refuse(connection: Connection, code: WSCloseCode, reason: str) -> None:
+    connection.close_code = code
+    connection.close_reason = reason
+    await connection.ws.close(code=code, message=reason.encode())
