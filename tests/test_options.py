@@ -65,6 +65,7 @@ ALWAYS = (
     "tests/test_browser.py",
     "tests/test_end_to_end.py",
     "tests/test_frames.py",
+    "tests/test_layout.py",
     "tests/test_limits.py",
     "tests/test_logic.py",
     "tests/test_producer.py",
@@ -80,19 +81,22 @@ CONDITIONAL = re.compile(r"{%-?\s*if\b")
 MOST_CONDITIONALS_IN_SOURCE = 15  # across src/: options are files, not branches
 
 
-def option_files(options: str) -> dict[str, frozenset[str]]:
-    """Each file in an option folder: where it lands in a project, and the folders it needs.
+def option_files(options: str) -> dict[str, list[frozenset[str]]]:
+    """Each file of the option folders: where it lands in a project, and the folders that bring it.
 
-    Read from the template itself, the same map the post-gen hook follows.
+    Read from the template itself, the same map the post-gen hook follows. A file
+    that several answers bring in versions of its own (``members.py``) has one set
+    of folders per version.
     """
-    found: dict[str, frozenset[str]] = {}
+    found: dict[str, list[frozenset[str]]] = {}
     for path in sorted(TEMPLATE.rglob("*")):
         parts = path.relative_to(TEMPLATE).parts
         if not path.is_file() or options not in parts:
             continue
         needs = {parts[i + 1] for i, part in enumerate(parts) if part == options}
         lands = [part for i, part in enumerate(parts) if options not in (part, parts[i - 1])]
-        found["/".join(lands).replace(PACKAGE_FOLDER, "{package}")] = frozenset(needs)
+        name = "/".join(lands).replace(PACKAGE_FOLDER, "{package}")
+        found.setdefault(name, []).append(frozenset(needs))
     return found
 
 
@@ -155,13 +159,20 @@ def test_option_files_are_placed_exactly_when_their_options_are_chosen(
     project = baked(variant)
     files = option_files(post_gen.OPTIONS)
     chosen = {post_gen.option_folder(option, answer) for option, answer in project.context.items()}
-    expected = sorted(name for name, needs in files.items() if needs <= chosen)
+    expected = sorted(
+        name for name, versions in files.items() if any(v <= chosen for v in versions)
+    )
     assert sorted(name for name in files if project.has_file(name)) == expected
     assert [name for name in project.files if post_gen.OPTIONS in name.split("/")] == []
 
 
 def test_every_option_folder_names_an_option_and_a_value(post_gen: ModuleType) -> None:
-    folders = {folder for needs in option_files(post_gen.OPTIONS).values() for folder in needs}
+    folders = {
+        folder
+        for versions in option_files(post_gen.OPTIONS).values()
+        for needs in versions
+        for folder in needs
+    }
     known = {
         post_gen.option_folder(option, value)
         for option, values in CHOICES.items()

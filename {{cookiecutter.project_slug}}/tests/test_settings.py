@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from {{ cookiecutter.package_name }}.core.settings import integer, parse, setting
 from {{ cookiecutter.package_name }}.settings import (
     ENV_PREFIX,
     Settings,
@@ -152,3 +153,18 @@ def test_help_works_whatever_the_environment_holds() -> None:
     assert "--require-origin, --no-require-origin" in shown
     assert "--port N" in shown
     assert f"(env {env('port')}; default: {{ cookiecutter.port }})" in shown
+
+
+def test_a_field_added_to_the_app_settings_is_a_setting_with_flag_variable_and_check() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Extended(Settings):
+        greeting: str = setting("hello", "what the app says to each new client")
+        retries: int = setting(3, "how often to retry", integer(1, 9))
+
+    assert parse(Extended, [], {}).greeting == "hello"
+    assert parse(Extended, ["--greeting", "hi"], {}).greeting == "hi"
+    assert parse(Extended, [], {f"{ENV_PREFIX}GREETING": "hey"}).greeting == "hey"
+    assert parse(Extended, ["--retries", "5"], {}).retries == 5
+    with pytest.raises(SystemExit) as exited:
+        parse(Extended, ["--retries", "10"], {})
+    assert exited.value.code == 2
