@@ -1,18 +1,17 @@
-// The page's websocket client: Connect, Disconnect, send a message, log the exchange.
-// It reconnects by itself (exponential backoff with full jitter) until Disconnect is clicked
-{%- if cookiecutter.multi_session %},
-// and resumes where it left off: the server replays what this tab missed
-{%- endif %}.
+// The page's websocket client, in two parts.
+//
+// StreamClient is the reusable part, with no knowledge of the page: it connects, reconnects by
+// itself (exponential backoff with full jitter) until told to stop, follows channels and, after
+// a reconnect, resumes each exactly where it left off{% if cookiecutter.multi_session %}, as it resumes the session's own stream{% endif %}.
+// The rest is the demo page: its buttons, its log, and the channel it follows, `notifications`.
 // The page's own ?token= goes on to the websocket (see auth.py), and a refusal stops it.
 "use strict";
-{%- if cookiecutter.multi_session %}
 
-// Asking for this subprotocol gets numbered JSON frames: see the README's protocol section.
+// The JSON protocol the server speaks to this script: see the README's protocol section.
 const SUBPROTOCOL = "{{ cookiecutter.project_slug }}.v1";
-{%- endif %}
+const HEARTBEAT = JSON.stringify({type: "heartbeat"});
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_CAP_MS = 30000;
-const COUNTDOWN_TICK_MS = 100;
 
 // Close codes after which retrying cannot help: policy violation (1008) and the 4xxx
 // range, kept for application refusals such as failed authentication.
@@ -25,126 +24,263 @@ function isRefusal(status) {
     return status === 401 || status === 403;
 }
 
-window.addEventListener("load", () => {
-    const output = document.getElementById("output");
-    const messageEditor = document.getElementById("message");
-    const stateLabel = document.getElementById("state");
-    const connectButton = document.getElementById("connect");
-    const disconnectButton = document.getElementById("disconnect");
-    const sendButton = document.getElementById("sendMessage");
+// A websocket URL from any URL: relative to the page, http: turned into ws: and https: into wss:.
+function websocketUrl(url) {
+    const absolute = new URL(url, location.href);
+    absolute.protocol = absolute.protocol.replace(/^http/, "ws");
+    return absolute.href;
+}
+
+// How a log line names the channel it is about.
+function onChannel(channel, text) {
+    return `[${channel}] ${text}`;
+}
+
+// A connection to the server that stays up by itself and follows channels across reconnects.
+//
+//   const stream = new StreamClient("/ws", {onState, onLog});
+//   stream.subscribe("prices", (data, {channel, seq}) => ...);
+//   stream.connect();
+//
+// Options, each a function and each optional:
+//   onState(state)      the state changed, or a reconnect was scheduled (see retryAt)
+//   onLog(line)         what happens to the connection and to the channels, for people to read
+//   onChannels(names)   the channels the server confirmed following changed (see channels)
+//   onMessage(data, {channel, seq, direct})
+//                       a message no subscribe() callback takes: one of a channel the server's
+//                       logic subscribed this client to (channel, seq), one to this connection
+//                       alone (direct: true), or one to {% if cookiecutter.multi_session %}the session (seq: its number){% else %}everyone{% endif %}
 {%- if cookiecutter.multi_session %}
-    const sessionLabel = document.getElementById("session");
+//   onSession(status)   "new" or "resumed": whether the server carried on this tab's session
 {%- endif %}
-    let webSocket = null;
-    let wanted = false;  // the user asked to be connected
-    let attempt = 0;  // failed attempts since the last successful open
-    let retryTimer = null;
-    let countdownTimer = null;
-    let retryAt = 0;  // when the next attempt starts (Date.now() milliseconds)
-    let attemptNumber = 0;  // counts every attempt, so that a late answer about an old one is ignored
-    const token = new URLSearchParams(location.search).get("token");
+class StreamClient {
+    #url;
+    #on;
+    #socket = null;
+    #state = "disconnected";
+    #active = false;  // connect() was called, and neither disconnect() nor a refusal since
+    #attempt = 0;  // failed attempts since the last successful open: the backoff's exponent
+    #attemptNumber = 0;  // counts every attempt, so that a late answer about an old one is ignored
+    #retryTimer = null;
+    #retryAt = null;
+    #heartbeatTimer = null;
+    #lastHeard = 0;
+    // channel -> {callback, seq, following}: seq is the number of the latest message seen (or,
+    // before any, the channel's number when it was followed), what a reconnect resumes after;
+    // following: the server confirmed it on the current connection.
+    #followed = new Map();
 {%- if cookiecutter.multi_session %}
-    let lastSeq = null;  // number of the latest session message seen; null before the first welcome
-    let heartbeatTimer = null;
-    let lastHeard = 0;
+    #lastSeq = null;  // number of the latest session message seen; null before the first welcome
 {%- endif %}
 
-    // Same host and port as the page; wss: when the page came over https:.
-    function serverUrl() {
-        const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-        const query = new URLSearchParams();
-        if (token !== null) {
-            query.set("token", token);
+    constructor(url, {onState, onLog, onChannels, onMessage{% if cookiecutter.multi_session %}, onSession{% endif %}} = {}) {
+        const ignore = () => {};
+        this.#url = websocketUrl(url);
+        this.#on = {
+            state: onState || ignore,
+            log: onLog || ignore,
+            channels: onChannels || ignore,
+            message: onMessage || ignore,
+{%- if cookiecutter.multi_session %}
+            session: onSession || ignore,
+{%- endif %}
+        };
+        // Back online: try now rather than wait out the backoff.
+        window.addEventListener("online", () => {
+            if (this.#active && this.#socket === null) {
+                this.#open();
+            }
+        });
+    }
+
+    // "connecting" (an attempt is under way, or waiting to be retried), "connected" or
+    // "disconnected". After disconnect() it stays what it was until the socket has closed.
+    get state() {
+        return this.#state;
+    }
+
+    // Whether the client wants to be connected: from connect() until disconnect() or a refusal.
+    get active() {
+        return this.#active;
+    }
+
+    // While waiting to reconnect: when the next attempt starts (a Date.now() time); else null.
+    get retryAt() {
+        return this.#retryAt;
+    }
+
+    // The channels the server follows for this client now, as it confirmed them.
+    get channels() {
+        return [...this.#followed].filter(([, entry]) => entry.following).map(([name]) => name);
+    }
+
+    connect() {
+        this.#active = true;
+        this.#attempt = 0;
+        if (this.#socket === null) {
+            this.#open();
         }
-{%- if cookiecutter.multi_session %}
-        if (lastSeq !== null) {
-            query.set("last_seq", lastSeq);
-        }
-{%- endif %}
-        const search = query.toString();
-        return `${scheme}//${location.host}/ws${search ? "?" + search : ""}`;
     }
 
-    function logOutput(value) {
-        output.append(value + "\n\n");  // appended as text, never parsed as HTML
-        output.scrollTop = output.scrollHeight;
-        console.log(value);
-    }
-
-    // Show the state, and enable the buttons that can act in it: Connect once the socket is gone,
-    // Disconnect until the user asked for it, SendMessage while connected.
-    function setState(state) {
-        stateLabel.textContent = state;
-        connectButton.disabled = wanted || webSocket !== null;
-        disconnectButton.disabled = !wanted;
-        sendButton.disabled = state !== "connected";
-    }
-
-    function stopRetrying() {
-        clearTimeout(retryTimer);
-        clearInterval(countdownTimer);
-        retryTimer = null;
-        countdownTimer = null;
-    }
-
-    function openWSConnection() {
-        stopRetrying();
-        if (webSocket !== null) {
+    disconnect() {
+        if (!this.#active) {
             return;
         }
-        const url = serverUrl();
-        logOutput("Connecting to: " + url);
-        setState("connecting");
-{%- if cookiecutter.multi_session %}
+        this.#active = false;
+        if (this.#socket !== null) {
+            this.#socket.close();  // the state follows once it has closed
+            this.#changed();
+            return;
+        }
+        this.#stopRetrying();  // waiting to reconnect, or asking why the last attempt failed
+        this.#log("Stopped reconnecting.");
+        this.#setState("disconnected");
+    }
+
+    // Follow a channel, now if connected, else from the next connection on: callback(data,
+    // {channel, seq}) gets each of its messages once, in order, across reconnects. since: a
+    // number of the channel to replay what it holds after (0: all of it); by default, from now.
+    subscribe(channel, callback, {since = null} = {}) {
+        const known = this.#followed.get(channel);
+        if (known !== undefined) {
+            known.callback = callback;
+            return;
+        }
+        this.#followed.set(channel, {callback, seq: since, following: false});
+        if (this.#isOpen()) {
+            this.#askToFollow(channel);
+        }
+    }
+
+    unsubscribe(channel) {
+        const entry = this.#followed.get(channel);
+        if (entry === undefined) {
+            return;
+        }
+        this.#followed.delete(channel);
+        this.#sendFrame({type: "unsubscribe", channel});  // not connected: nothing to tell
+        if (entry.following) {
+            this.#on.channels(this.channels);
+        }
+    }
+
+    // Publish text on a channel (followed or not); false when not connected.
+    publish(channel, text) {
+        return this.#sendFrame({type: "publish", channel, data: text});
+    }
+
+    // Send text to the server's logic; false when not connected.
+    send(text) {
+        return this.#sendFrame({type: "message", data: text});
+    }
+
+    #open() {
+        this.#stopRetrying();
+        const resumed = this.#resumed();
+        const url = this.#resumeUrl(resumed);
+        this.#log("Connecting to: " + url);
         const socket = new WebSocket(url, SUBPROTOCOL);
-{%- else %}
-        const socket = new WebSocket(url);
-{%- endif %}
-        webSocket = socket;
-        attemptNumber += 1;
+        this.#socket = socket;
+        this.#attemptNumber += 1;
+        this.#setState("connecting");
         let opened = false;
         socket.onopen = () => {
             opened = true;
-            attempt = 0;
-            setState("connected");
-            logOutput("Connected!");
+            this.#attempt = 0;
+            this.#log("Connected!");
+            this.#followTheRest(resumed);
+            this.#setState("connected");
         };
-        socket.onclose = (closeEvent) => onClosed(socket, closeEvent, opened);
-        socket.onerror = () => logOutput("Error: the connection failed");
-{%- if cookiecutter.multi_session %}
-        socket.onmessage = (messageEvent) => onFrame(socket, messageEvent.data);
-{%- else %}
-        socket.onmessage = (messageEvent) => logOutput(`<== ${messageEvent.data}`);
-{%- endif %}
+        socket.onclose = (closeEvent) => this.#closed(socket, closeEvent, opened);
+        socket.onerror = () => this.#log("Error: the connection failed");
+        socket.onmessage = (messageEvent) => this.#receive(socket, messageEvent.data);
     }
 
-    function onClosed(socket, closeEvent, opened) {
-        if (socket !== webSocket) {
+    // The channels a new connection resumes: those with a position, as [name, number] pairs.
+    #resumed() {
+        return [...this.#followed].filter(([, entry]) => entry.seq !== null).map(([name, entry]) => [name, entry.seq]);
+    }
+
+    // The URL with where to resume: one since=<channel>:<number> for each channel that has a
+    // position{% if cookiecutter.multi_session %}, last_seq=<number> for the session{% endif %}. The server follows those channels for the new
+    // connection before anything live reaches it, so none of them misses a message or sees one twice.
+    #resumeUrl(resumed) {
+        const url = new URL(this.#url);
+        for (const [channel, seq] of resumed) {
+            url.searchParams.append("since", `${channel}:${seq}`);
+        }
+{%- if cookiecutter.multi_session %}
+        if (this.#lastSeq !== null) {
+            url.searchParams.set("last_seq", this.#lastSeq);
+        }
+{%- endif %}
+        return url.href;
+    }
+
+    // Ask for the channels the URL did not name: those without a position when it was made.
+    #followTheRest(resumed) {
+        const named = new Set(resumed.map(([channel]) => channel));
+        for (const channel of this.#followed.keys()) {
+            if (!named.has(channel)) {
+                this.#askToFollow(channel);
+            }
+        }
+    }
+
+    #askToFollow(channel) {
+        const since = this.#followed.get(channel).seq;
+        this.#sendFrame(since === null ? {type: "subscribe", channel} : {type: "subscribe", channel, since});
+    }
+
+    #isOpen() {
+        return this.#socket !== null && this.#socket.readyState === WebSocket.OPEN;
+    }
+
+    #sendFrame(frame) {
+        if (!this.#isOpen()) {
+            return false;
+        }
+        this.#socket.send(JSON.stringify(frame));
+        return true;
+    }
+
+    #closed(socket, closeEvent, opened) {
+        if (socket !== this.#socket) {
             return;  // a socket given up on earlier
         }
-        webSocket = null;
-{%- if cookiecutter.multi_session %}
-        stopHeartbeat();
-{%- endif %}
+        this.#socket = null;
+        this.#stopHeartbeat();
+        this.#stopFollowing();
         const why = closeEvent.reason ? ` (${closeEvent.code} ${closeEvent.reason})` : "";
-        logOutput("Disconnected!" + why);
-        if (wanted && isFinal(closeEvent.code)) {
-            wanted = false;
-            logOutput("Not reconnecting: the server refused this client.");
+        this.#log("Disconnected!" + why);
+        if (this.#active && isFinal(closeEvent.code)) {
+            this.#active = false;
+            this.#log("Not reconnecting: the server refused this client.");
         }
-        if (!wanted) {
-            setState("disconnected");
+        if (!this.#active) {
+            this.#setState("disconnected");
         } else if (opened) {
-            scheduleReconnect();
+            this.#scheduleReconnect();
         } else {
-            askWhyRefused(socket.url, attemptNumber);
+            this.#askWhyRefused(socket.url, this.#attemptNumber);
+        }
+    }
+
+    // No connection, no channel followed: each is asked for again on the next connection.
+    #stopFollowing() {
+        const wereFollowed = this.channels.length > 0;
+        for (const entry of this.#followed.values()) {
+            entry.following = false;
+        }
+        if (wereFollowed) {
+            this.#on.channels([]);
         }
     }
 
     // A browser hides the HTTP status of a failed handshake (the socket closes with 1006 before it
-    // opens), so the page asks the server: the same URL as a plain GET answers 401 or 403 if this
+    // opens), so the client asks the server: the same URL as a plain GET answers 401 or 403 if this
     // client is refused, 426 (Upgrade Required) if it would be let in. A refusal ends the retries.
-    async function askWhyRefused(url, askedAbout) {
+    async #askWhyRefused(url, askedAbout) {
         let refusal = null;
         try {
             const response = await fetch(url.replace(/^ws/, "http"), {cache: "no-store"});
@@ -154,131 +290,339 @@ window.addEventListener("load", () => {
         } catch {
             // No answer (the server is restarting, say): not a refusal, so try again.
         }
-        if (!wanted || askedAbout !== attemptNumber) {
-            return;  // Disconnect, or Connect again, was clicked meanwhile
+        if (!this.#active || askedAbout !== this.#attemptNumber) {
+            return;  // disconnect(), or connect() again, was called meanwhile
         }
         if (refusal === null) {
-            scheduleReconnect();
+            this.#scheduleReconnect();
             return;
         }
-        wanted = false;
-        logOutput(`Refused: ${refusal}`);
-        logOutput("Not reconnecting: the server refused this client.");
-        setState("disconnected");
+        this.#active = false;
+        this.#log(`Refused: ${refusal}`);
+        this.#log("Not reconnecting: the server refused this client.");
+        this.#setState("disconnected");
     }
 
-    function scheduleReconnect() {
-        const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** attempt);
+    #scheduleReconnect() {
+        const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** this.#attempt);
         const delay = Math.random() * ceiling;  // full jitter: clients do not reconnect in step
-        attempt += 1;
-        retryAt = Date.now() + delay;
-        showCountdown();
-        retryTimer = setTimeout(openWSConnection, delay);
-        countdownTimer = setInterval(showCountdown, COUNTDOWN_TICK_MS);
+        this.#attempt += 1;
+        this.#retryAt = Date.now() + delay;
+        this.#retryTimer = setTimeout(() => this.#open(), delay);
+        this.#setState("connecting");
     }
 
-    function showCountdown() {
-        const left = Math.max(0, retryAt - Date.now());
-        setState(`reconnecting in ${(left / 1000).toFixed(1)} s`);
+    #stopRetrying() {
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = null;
+        this.#retryAt = null;
     }
-{%- if cookiecutter.multi_session %}
 
-    function onFrame(socket, frame) {
-        lastHeard = Date.now();
-        const event = JSON.parse(frame);
-        if (event.type === "welcome") {
-            // The session id itself stays in an HttpOnly cookie, out of reach of scripts.
-            sessionLabel.textContent = lastSeq === null ? "new" : "resumed";
-            if (lastSeq === null) {
-                lastSeq = event.seq;  // a new tab starts from now
+    #receive(socket, text) {
+        if (socket !== this.#socket) {
+            return;  // given up on: its successor resumes from what was seen
+        }
+        this.#lastHeard = Date.now();
+        const frame = JSON.parse(text);
+        switch (frame.type) {
+        case "welcome":
+            this.#welcomed(socket, frame);
+            break;
+        case "subscribed":
+            this.#subscribed(frame);
+            break;
+        case "unsubscribed":
+            this.#unsubscribed(frame);
+            break;
+        case "message":
+            if (frame.channel === undefined) {
+                this.#logicMessage(frame);
+            } else {
+                this.#channelMessage(frame);
             }
-            startHeartbeat(socket, event.heartbeat);
-        } else if (event.type === "message") {
-{%- if cookiecutter.scale_out == "redis" %}
-            if (event.seq === null) {
-                logOutput(`<<= ${event.data}`);  // sent while Redis was away: not numbered
-                return;
-            }
-{%- endif %}
-            if (event.seq <= lastSeq) {
-                return;  // already seen
-            }
-            lastSeq = event.seq;
-            logOutput(`<<= ${event.data}`);  // to every tab of the session
-        } else if (event.type === "direct") {
-            logOutput(`<== ${event.data}`);  // to this tab only: a reply, say
-        } else if (event.type === "gap") {
-            logOutput(`Missed messages ${event.from} to ${event.to}: no longer held by the server.`);
-        } else if (event.type === "reset") {
-            logOutput(`Could not resume (${event.reason}); continuing from here.`);
-            sessionLabel.textContent = "new";
-            lastSeq = event.seq;
-        } else if (event.type === "error") {
-            logOutput(`Error from server: ${event.error}`);
+            break;
+        case "direct":
+            this.#on.message(frame.data, {direct: true});
+            break;
+        case "gap":
+            this.#gap(frame);
+            break;
+        case "reset":
+            this.#reset(frame);
+            break;
+        case "error":
+            this.#refused(frame);
+            break;
         }
     }
 
-    // The browser hides websocket pings from scripts, so the page sends its own heartbeat
+    #welcomed(socket, frame) {
+{%- if cookiecutter.multi_session %}
+        // The session id itself stays in an HttpOnly cookie, out of reach of scripts.
+        this.#on.session(this.#lastSeq === null ? "new" : "resumed");
+        if (this.#lastSeq === null) {
+            this.#lastSeq = frame.seq;  // a new tab starts from now
+        }
+{%- endif %}
+        this.#startHeartbeat(socket, frame.heartbeat);
+    }
+
+    // A channel is followed: what it replays comes next (numbers up to seq), then live messages.
+    #subscribed({channel, seq}) {
+        let entry = this.#followed.get(channel);
+        if (entry === undefined) {
+            // The server's logic subscribed this client: follow it like the others, so that a
+            // reconnect resumes it too; its messages go to onMessage.
+            entry = {callback: null, seq: null, following: false};
+            this.#followed.set(channel, entry);
+        }
+        if (entry.seq === null) {
+            entry.seq = seq;  // nothing seen yet: from now on
+        }
+        entry.following = true;
+        this.#on.channels(this.channels);
+    }
+
+    // The server stopped following a channel: the logic's decision, or the answer to unsubscribe().
+    #unsubscribed({channel}) {
+        const entry = this.#followed.get(channel);
+        // Not followed yet: the answer to an unsubscribe() before the subscribe() awaiting its own.
+        if (entry === undefined || !entry.following) {
+            return;
+        }
+        this.#followed.delete(channel);
+        this.#log(onChannel(channel, "No longer followed: the server unsubscribed this client."));
+        this.#on.channels(this.channels);
+    }
+
+    #channelMessage({channel, seq, data}) {
+        const entry = this.#followed.get(channel);
+        if (entry === undefined) {
+            return;  // unsubscribed: what was already on its way still arrives
+        }
+        if (Number.isInteger(seq)) {
+            if (entry.seq !== null && seq <= entry.seq) {
+                return;  // seen already
+            }
+            entry.seq = seq;
+        }
+        const callback = entry.callback || this.#on.message;
+        callback(data, {channel, seq});
+    }
+
+    #logicMessage({seq, data}) {
+{%- if cookiecutter.multi_session %}
+        if (Number.isInteger(seq)) {  // else sent unnumbered: shown, but no position to resume
+            if (this.#lastSeq !== null && seq <= this.#lastSeq) {
+                return;  // seen already
+            }
+            this.#lastSeq = seq;
+        }
+{%- endif %}
+        this.#on.message(data, {seq});
+    }
+
+    // Messages from..to are lost for good; what follows them still comes.
+    #gap({channel, from, to}) {
+        const lost = `Missed messages ${from} to ${to}: no longer held by the server.`;
+        if (channel === undefined) {
+            this.#log(lost);
+{%- if cookiecutter.multi_session %}
+            this.#lastSeq = Math.max(this.#lastSeq, to);
+{%- endif %}
+            return;
+        }
+        this.#log(onChannel(channel, lost));
+        const entry = this.#followed.get(channel);
+        if (entry !== undefined) {
+            entry.seq = Math.max(entry.seq, to);
+        }
+    }
+
+    // The position given was not one the server knows (its history was lost, say): what comes
+    // next is numbered after seq.
+    #reset({channel, reason, seq}) {
+        const restart = `Could not resume (${reason}); continuing from here.`;
+        if (channel === undefined) {
+            this.#log(restart);
+{%- if cookiecutter.multi_session %}
+            this.#lastSeq = seq;
+            this.#on.session("new");
+{%- endif %}
+            return;
+        }
+        this.#log(onChannel(channel, restart));
+        const entry = this.#followed.get(channel);
+        if (entry !== undefined) {
+            entry.seq = seq;
+        }
+    }
+
+    // A frame was refused; the connection stays open. A channel the server was asked to follow and
+    // refused (its name, the authorisation hook, a limit) is not asked for again.
+    #refused({error, channel}) {
+        if (channel === undefined) {
+            this.#log(`Error from server: ${error}`);
+            return;
+        }
+        this.#log(onChannel(channel, `Error from server: ${error}`));
+        const entry = this.#followed.get(channel);
+        if (entry !== undefined && !entry.following) {
+            this.#followed.delete(channel);
+        }
+    }
+
+    // The browser hides websocket pings from scripts, so the client sends its own heartbeat
     // and gives up on a connection that has been silent for two intervals.
-    function startHeartbeat(socket, intervalSeconds) {
-        stopHeartbeat();
+    #startHeartbeat(socket, intervalSeconds) {
+        this.#stopHeartbeat();
         if (!intervalSeconds) {
             return;
         }
         const intervalMs = intervalSeconds * 1000;
-        lastHeard = Date.now();
-        heartbeatTimer = setInterval(() => {
-            if (Date.now() - lastHeard > 2 * intervalMs) {
-                abandon(socket);
+        this.#lastHeard = Date.now();
+        this.#heartbeatTimer = setInterval(() => {
+            if (Date.now() - this.#lastHeard > 2 * intervalMs) {
+                this.#abandon(socket);
             } else if (socket.readyState === WebSocket.OPEN) {
-                socket.send(JSON.stringify({type: "heartbeat"}));
+                socket.send(HEARTBEAT);
             }
         }, intervalMs);
     }
 
-    function stopHeartbeat() {
-        clearInterval(heartbeatTimer);
-        heartbeatTimer = null;
+    #stopHeartbeat() {
+        clearInterval(this.#heartbeatTimer);
+        this.#heartbeatTimer = null;
     }
 
-    function abandon(socket) {
-        logOutput("Connection lost: the server stopped answering.");
+    #abandon(socket) {
+        this.#log("Connection lost: the server stopped answering.");
         socket.close();
-        onClosed(socket, {code: 1006, reason: ""}, true);
-    }
-{%- endif %}
-
-    function onConnectClick() {
-        wanted = true;
-        attempt = 0;
-        openWSConnection();
+        this.#closed(socket, {code: 1006, reason: ""}, true);
     }
 
-    function onDisconnectClick() {
-        wanted = false;
-        if (webSocket) {
-            webSocket.close();
-            setState("disconnecting");
-        } else {  // waiting to reconnect
-            stopRetrying();
-            setState("disconnected");
-            logOutput("Stopped reconnecting.");
-        }
+    #setState(state) {
+        this.#state = state;
+        this.#changed();
     }
 
-    function onSendMessageClick() {
-        if (webSocket && webSocket.readyState === WebSocket.OPEN) {
-            const message = messageEditor.value || "ping";
-            logOutput("==> " + message);
+    #changed() {
+        this.#on.state(this.#state);
+    }
+
+    #log(line) {
+        this.#on.log(line);
+    }
+}
+
+// The demo page: Connect, Disconnect, a message to the server or to a channel, and the log.
+const NOTIFICATIONS = "notifications";  // where the server's streaming example publishes
+const COUNTDOWN_TICK_MS = 100;
+
+window.addEventListener("load", () => {
+    const output = document.getElementById("output");
+    const messageEditor = document.getElementById("message");
+    const target = document.getElementById("to");
+    const stateLabel = document.getElementById("state");
+    const channelsLabel = document.getElementById("channels");
+    const connectButton = document.getElementById("connect");
+    const disconnectButton = document.getElementById("disconnect");
+    const sendButton = document.getElementById("sendMessage");
 {%- if cookiecutter.multi_session %}
-            webSocket.send(JSON.stringify({type: "message", data: message}));
-{%- else %}
-            webSocket.send(message);
+    const sessionLabel = document.getElementById("session");
 {%- endif %}
-            messageEditor.value = "";
-        } else {
-            logOutput("Not Connected!");
+    let countdownTimer = null;
+
+    const stream = new StreamClient(socketUrl(), {
+        onState: showState,
+        onLog: logOutput,
+        onChannels: showChannels,
+        onMessage: showMessage,
+{%- if cookiecutter.multi_session %}
+        onSession: (status) => {
+            sessionLabel.textContent = status;
+        },
+{%- endif %}
+    });
+    stream.subscribe(NOTIFICATIONS, showMessage);
+
+    // The page's own ?token= goes on to the websocket.
+    function socketUrl() {
+        const url = new URL("/ws", location.href);
+        const token = new URLSearchParams(location.search).get("token");
+        if (token !== null) {
+            url.searchParams.set("token", token);
         }
+        return url.href;
+    }
+
+    function logOutput(value) {
+        output.append(value + "\n\n");  // appended as text, never parsed as HTML
+        output.scrollTop = output.scrollHeight;
+        console.log(value);
+    }
+
+    // [channel] <== a message of a channel it follows,{% if cookiecutter.multi_session %} <<= one to every tab of the session,{% endif %}
+    // <== one to this page{% if cookiecutter.multi_session %} alone{% endif %} (a reply, say).
+    function showMessage(data, {channel{% if cookiecutter.multi_session %}, direct{% endif %}}) {
+        if (channel !== undefined) {
+            logOutput(onChannel(channel, `<== ${data}`));
+{%- if cookiecutter.multi_session %}
+        } else if (!direct) {
+            logOutput(`<<= ${data}`);
+{%- endif %}
+        } else {
+            logOutput(`<== ${data}`);
+        }
+    }
+
+    function showChannels(names) {
+        channelsLabel.textContent = names.length ? names.join(", ") : "none";
+    }
+
+    // Show the state, and enable the buttons that can act in it: Connect once the socket is gone,
+    // Disconnect until it was clicked, SendMessage while connected.
+    function showState() {
+        const state = describeState();
+        stateLabel.textContent = state;
+        connectButton.disabled = stream.active || stream.state !== "disconnected";
+        disconnectButton.disabled = !stream.active;
+        sendButton.disabled = state !== "connected";
+        countDown(stream.retryAt !== null);
+    }
+
+    function describeState() {
+        if (!stream.active && stream.state !== "disconnected") {
+            return "disconnecting";
+        }
+        if (stream.retryAt !== null) {
+            const left = Math.max(0, stream.retryAt - Date.now());
+            return `reconnecting in ${(left / 1000).toFixed(1)} s`;
+        }
+        return stream.state;
+    }
+
+    // While a reconnect waits, the state counts down to it.
+    function countDown(waiting) {
+        if (waiting && countdownTimer === null) {
+            countdownTimer = setInterval(showState, COUNTDOWN_TICK_MS);
+        } else if (!waiting && countdownTimer !== null) {
+            clearInterval(countdownTimer);
+            countdownTimer = null;
+        }
+    }
+
+    // To the server's logic, or published on the channel chosen in "to".
+    function onSendMessageClick() {
+        const message = messageEditor.value || "ping";
+        const channel = target.value;
+        const sent = channel ? stream.publish(channel, message) : stream.send(message);
+        if (!sent) {
+            logOutput("Not Connected!");
+            return;
+        }
+        logOutput(channel ? onChannel(channel, `==> ${message}`) : `==> ${message}`);
+        messageEditor.value = "";
     }
 
     function onEditorKeys(event) {
@@ -288,14 +632,8 @@ window.addEventListener("load", () => {
         }
     }
 
-    connectButton.onclick = onConnectClick;
-    disconnectButton.onclick = onDisconnectClick;
+    connectButton.onclick = () => stream.connect();
+    disconnectButton.onclick = () => stream.disconnect();
     sendButton.onclick = onSendMessageClick;
     messageEditor.addEventListener("keydown", onEditorKeys);
-    // Back online: try now rather than wait out the backoff.
-    window.addEventListener("online", () => {
-        if (wanted && webSocket === null) {
-            openWSConnection();
-        }
-    });
 });
