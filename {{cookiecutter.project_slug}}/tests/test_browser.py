@@ -1,4 +1,4 @@
-"""The page in a real Chromium: its exchange, layout, controls, reconnecting, token and refusal.
+"""The page in a real Chromium: its exchange, layout, controls, reconnecting, token, refusal, channels.
 
 The browser is the one named by ``$CHROMIUM``, else a system one on ``PATH``,
 else Playwright's own Chromium (``python -m playwright install chromium``, which
@@ -8,12 +8,14 @@ is skipped, unless ``REQUIRE_BROWSER=1`` (as in CI) makes that a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
-{%- if cookiecutter.multi_session %}
 import signal
-{%- endif %}
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,9 +41,14 @@ PHONE = ViewportSize(width=360, height=740)  # a small phone's screen, in CSS pi
 # An access-log line for a request the server answered with an error: '"GET /x HTTP/1.1" 404'.
 ERROR_RESPONSE = re.compile(r'"[A-Z]+ (\S+) HTTP/[\d.]+" [45]\d\d ')
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome")
+ACCEPT_POLL = 0.05  # seconds: how often the relay's accept loop looks whether it should stop
 HEADLESS_ARGS = ["--disable-gpu", "--no-first-run", "--disable-background-networking"]
 SECRET = "test-secret"
 REFUSED_ATTEMPT = '"GET /ws HTTP/1.1" 401 '  # its access-log line
+# The streaming example, publishing on the channel the page follows once a page is connected.
+STREAMING = ("--notify-interval", "0.1", "--notify-after-clients", "1")
+NOTIFICATIONS = "notifications"
+NOTIFIED = re.compile(r"^\[notifications\] <== notify (\d+)$", re.MULTILINE)
 
 
 def ending_with(text: str) -> re.Pattern[str]:
@@ -179,7 +186,7 @@ def test_page_fits_a_360_px_wide_screen(server: ServerProcess, browser: Browser)
         assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
         output = page.locator("#output")
         assert output.evaluate("log => log.scrollWidth <= log.clientWidth")  # lines wrap
-        for selector in (*BUTTONS, "#state", "#message", "#output"):
+        for selector in (*BUTTONS, "#state", "#channels", "#message", "#to", "#output"):
             box = page.locator(selector).bounding_box()
             assert box is not None, selector
             assert box["x"] >= 0, (selector, box)
@@ -336,7 +343,6 @@ def test_policy_violation_is_not_retried(page: Page) -> None:
         expect(output).to_have_text(re.compile(r"Disconnected! \(1008 rate limit exceeded\)"))
         expect(output).to_have_text(ending_with("the server refused this client.\n\n"))
         expect(page.locator("#state")).to_have_text("disconnected")
-{%- if cookiecutter.multi_session %}
 
 
 def test_page_detects_a_silent_server_and_resumes(page: Page) -> None:
@@ -356,6 +362,7 @@ def test_page_detects_a_silent_server_and_resumes(page: Page) -> None:
         expect(output).to_have_text(ending_with("==> still there?\n\n<== still there?\n\n"))
         assert "Could not resume" not in output.inner_text()
         assert "Missed messages" not in output.inner_text()
+{%- if cookiecutter.multi_session %}
 
 
 def test_a_reply_reaches_only_its_tab_and_a_session_message_every_tab(
@@ -405,3 +412,180 @@ def test_the_walkthroughs_chat_works_in_two_browsers(browser: Browser) -> None:
         finally:
             for context in contexts:
                 context.close()
+
+
+def notified(log: str) -> list[int]:
+    """The numbers of the ``notify`` messages the page showed from its channel, in order."""
+    return [int(number) for number in NOTIFIED.findall(log)]
+
+
+def test_the_page_follows_notifications_and_shows_them(page: Page) -> None:
+    output = page.locator("#output")
+    with running_server(*STREAMING, "--notify-count", "5", logic="Echo") as server:
+        connect_page(page, server)
+        expect(page.locator("#channels")).to_have_text(NOTIFICATIONS)
+        expect(output).to_have_text(ending_with("[notifications] <== notify 5\n\n"))
+        assert notified(output.inner_text()) == [1, 2, 3, 4, 5]
+        page.click("#disconnect")
+        expect(page.locator("#channels")).to_have_text("none")  # followed by no connection
+
+
+class Relay:
+    """A TCP relay between the page and the server, whose :meth:`cut` drops every connection.
+
+    As a network fault would: the page and the server each see the connection end
+    without a close frame.
+    """
+
+    def __init__(self, server_port: int) -> None:
+        self.server_port = server_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(ACCEPT_POLL)
+        self.port: int = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.connections: list[socket.socket] = []
+        self.refusing_until = 0.0
+        self.stopping = threading.Event()
+        self.acceptor = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Relay:
+        self.acceptor.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stopping.set()
+        self.acceptor.join()
+        self.listener.close()
+        self.cut()
+
+    def cut(self, pause: float = 0.0) -> None:
+        """Drop every connection, and for ``pause`` seconds each new one as it comes."""
+        with self.lock:
+            self.refusing_until = time.monotonic() + pause
+            connections, self.connections = self.connections, []
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)  # wakes the pump reading it
+            connection.close()
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                downstream, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            with self.lock:
+                refusing = time.monotonic() < self.refusing_until
+            if refusing:
+                downstream.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.server_port))
+            with self.lock:
+                self.connections += [downstream, upstream]
+            for source, sink in ((downstream, upstream), (upstream, downstream)):
+                threading.Thread(target=pump, args=(source, sink), daemon=True).start()
+
+
+def pump(source: socket.socket, sink: socket.socket) -> None:
+    """Copy what ``source`` reads to ``sink`` until either ends (a cut closes both)."""
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+        sink.shutdown(socket.SHUT_WR)  # pass the end of the stream on
+
+
+def test_the_page_resumes_its_channel_after_a_cut_without_loss_or_duplicates(page: Page) -> None:
+    output = page.locator("#output")
+    with (
+        running_server(*STREAMING, "--notify-count", "30", logic="Echo") as server,
+        Relay(server.port) as relay,
+    ):
+        page.goto(relay.http_url + "/")
+        page.click("#connect")
+        expect(output).to_have_text(re.compile(r"\[notifications\] <== notify 5\n"))
+        relay.cut(pause=0.5)  # the stream goes on meanwhile: five messages or so to catch up
+        expect(output).to_have_text(re.compile("Disconnected!"))
+        expect(page.locator("#state")).to_have_text("connected", timeout=RECONNECT_TIMEOUT_MS)
+        expect(page.locator("#channels")).to_have_text(NOTIFICATIONS)
+        expect(output).to_have_text(ending_with("[notifications] <== notify 30\n\n"))
+        log = output.inner_text()
+        assert notified(log) == list(range(1, 31))  # each once, in order, none lost
+        assert re.search(r"Connecting to: \S+[?&]since=notifications%3A\d+", log), log
+        assert "Missed messages" not in log
+        assert "Could not resume" not in log
+
+
+def test_the_page_carries_on_with_its_channel_after_the_server_restarts(page: Page) -> None:
+    """The new process has lost the channel's history: the page is told, and follows it anew."""
+    port = free_port()
+    output = page.locator("#output")
+    streaming = (*STREAMING, "--notify-count", "3")
+    with running_server(*streaming, port=port, logic="Echo") as first:
+        connect_page(page, first)
+        expect(output).to_have_text(ending_with("[notifications] <== notify 3\n\n"))
+    with running_server(*streaming, port=port, logic="Echo"):
+        told = re.compile(
+            r"\[notifications\] Could not resume \([^)]+\); continuing from here\.\n\n"
+            r"[\s\S]*\[notifications\] <== notify 3\n\n$"
+        )
+        expect(output).to_have_text(told, timeout=RECONNECT_TIMEOUT_MS)
+        assert notified(output.inner_text()) == [1, 2, 3, 1, 2, 3]  # the new stream, all of it
+
+
+def test_a_message_published_from_one_page_reaches_another_following_the_channel(
+    server: ServerProcess, browser: Browser
+) -> None:
+    contexts = [browser.new_context(), browser.new_context()]  # two people, two browsers
+    try:
+        alice, bob = (context.new_page() for context in contexts)
+        for page in (alice, bob):
+            connect_page(page, server)
+            expect(page.locator("#channels")).to_have_text(NOTIFICATIONS)
+        alice.select_option("#to", NOTIFICATIONS)
+        alice.fill("#message", "hello, followers")
+        alice.press("#message", "Enter")
+        alice_log = alice.locator("#output")
+        expect(alice_log).to_have_text(re.compile(r"\[notifications\] ==> hello, followers\n"))
+        for page in (alice, bob):  # the publisher follows the channel too
+            expect(page.locator("#output")).to_have_text(
+                ending_with("[notifications] <== hello, followers\n\n")
+            )
+        assert not re.search("^<== hello", alice_log.inner_text(), re.MULTILINE)  # not the logic's
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_a_stream_client_of_ones_own_follows_and_leaves_a_channel(
+    server: ServerProcess, page: Page
+) -> None:
+    """The script's StreamClient used directly, as an app of its own would use it."""
+    page.goto(server.http_url + "/")
+    page.evaluate(
+        """() => {
+            window.received = [];
+            window.record = (data, {channel, seq}) => received.push([channel, seq, data]);
+            window.client = new StreamClient("/ws");
+            client.subscribe("room:1", record);
+            client.connect();
+        }"""
+    )
+    page.wait_for_function("client.channels.includes('room:1')")
+    assert page.evaluate("client.state") == "connected"
+    assert page.evaluate("client.publish('room:1', 'one')") is True
+    page.wait_for_function("received.length === 1")
+    page.evaluate("client.unsubscribe('room:1')")
+    assert page.evaluate("client.channels") == []
+    page.evaluate("client.publish('room:1', 'two')")  # sent after the unsubscribe: not received
+    page.evaluate("client.subscribe('room:1', record)")
+    page.wait_for_function("client.channels.includes('room:1')")
+    page.evaluate("client.publish('room:1', 'three')")
+    page.wait_for_function("received.length === 2")
+    assert page.evaluate("received") == [["room:1", 1, "one"], ["room:1", 3, "three"]]
+    page.evaluate("client.disconnect()")
+    page.wait_for_function("client.state === 'disconnected'")
+    assert page.evaluate("client.publish('room:1', 'four')") is False
