@@ -69,6 +69,9 @@ class StreamClient {
     // before any, the channel's number when it was followed), what a reconnect resumes after;
     // following: the server confirmed it on the current connection.
     #followed = new Map();
+    // Channels unsubscribe() dropped that the server may still follow for this connection: until
+    // it answers, what it sends on them is not taken for a subscription of its own.
+    #leaving = new Set();
 {%- if cookiecutter.multi_session %}
     #lastSeq = null;  // number of the latest session message seen; null before the first welcome
 {%- endif %}
@@ -158,7 +161,10 @@ class StreamClient {
             return;
         }
         this.#followed.delete(channel);
-        this.#sendFrame({type: "unsubscribe", channel});  // not connected: nothing to tell
+        if (this.#isOpen()) {  // still connecting: left once open, if its URL named it
+            this.#leaving.add(channel);
+            this.#sendFrame({type: "unsubscribe", channel});
+        }
         if (entry.following) {
             this.#on.channels(this.channels);
         }
@@ -217,12 +223,19 @@ class StreamClient {
         return url.href;
     }
 
-    // Ask for the channels the URL did not name: those without a position when it was made.
+    // Once open: ask for the channels the URL did not name (those without a position when it was
+    // made, or subscribed since), and leave those it named that were unsubscribed meanwhile.
     #followTheRest(resumed) {
         const named = new Set(resumed.map(([channel]) => channel));
         for (const channel of this.#followed.keys()) {
             if (!named.has(channel)) {
                 this.#askToFollow(channel);
+            }
+        }
+        for (const channel of named) {
+            if (!this.#followed.has(channel)) {
+                this.#leaving.add(channel);
+                this.#sendFrame({type: "unsubscribe", channel});
             }
         }
     }
@@ -269,6 +282,7 @@ class StreamClient {
     // No connection, no channel followed: each is asked for again on the next connection.
     #stopFollowing() {
         const wereFollowed = this.channels.length > 0;
+        this.#leaving.clear();
         for (const entry of this.#followed.values()) {
             entry.following = false;
         }
@@ -361,7 +375,7 @@ class StreamClient {
         // The session id itself stays in an HttpOnly cookie, out of reach of scripts.
         this.#on.session(this.#lastSeq === null ? "new" : "resumed");
         if (this.#lastSeq === null) {
-            this.#lastSeq = frame.seq;  // a new tab starts from now
+            this.#lastSeq = frame.seq ?? null;  // a new tab starts from now
         }
 {%- endif %}
         this.#startHeartbeat(socket, frame.heartbeat);
@@ -369,6 +383,9 @@ class StreamClient {
 
     // A channel is followed: what it replays comes next (numbers up to seq), then live messages.
     #subscribed({channel, seq}) {
+        if (this.#leaving.has(channel)) {
+            return;  // its unsubscribe is on its way
+        }
         let entry = this.#followed.get(channel);
         if (entry === undefined) {
             // The server's logic subscribed this client: follow it like the others, so that a
@@ -385,6 +402,9 @@ class StreamClient {
 
     // The server stopped following a channel: the logic's decision, or the answer to unsubscribe().
     #unsubscribed({channel}) {
+        if (this.#leaving.delete(channel)) {
+            return;  // the answer to unsubscribe()
+        }
         const entry = this.#followed.get(channel);
         // Not followed yet: the answer to an unsubscribe() before the subscribe() awaiting its own.
         if (entry === undefined || !entry.following) {
