@@ -5,8 +5,8 @@
 
 Run it with the project and its ``dev`` extra installed (``./scripts/test``
 installs both; then ``scripts/python benchmarks/bench.py``). It prints round
-trips per second with p50/p99 latency (closed loop, ``ping`` -> ``pong``{% if cookiecutter.multi_session %}; as
-plain text, and as the page speaks it{% endif %}), fan-out deliveries per second (the streaming example at a 2 ms
+trips per second with p50/p99 latency (closed loop, ``ping`` -> ``pong``; as
+plain text, and as the page speaks it), fan-out deliveries per second (the streaming example at a 2 ms
 interval, 100-byte messages), connects per second (open, one round trip,
 close) and memory per idle connection (Linux: read from ``/proc``). A server it
 starts runs with every feature on and the per-connection rate limit lifted
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import socket
 import statistics
 import subprocess
@@ -34,11 +35,10 @@ from pathlib import Path
 from typing import IO
 
 from websockets.asyncio.client import ClientConnection, connect
-{%- if cookiecutter.multi_session %}
 from websockets.typing import Subprotocol
 
+from {{ cookiecutter.package_name }}.app.settings import NOTIFICATIONS
 from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
-{%- endif %}
 
 __all__ = ["main"]
 
@@ -56,8 +56,8 @@ class RoundTrips:
     p99_ms: float
 
 
-{% if cookiecutter.multi_session -%}
 PAGE_PING = '{"type": "message", "data": "ping"}'
+SUBSCRIBE = json.dumps({"type": "subscribe", "channel": NOTIFICATIONS})
 
 
 async def round_trips(
@@ -78,14 +78,6 @@ async def round_trips(
         clients = [await connect(url, max_queue=None) for _ in range(connections)]
     ping = PAGE_PING if as_page else "ping"
     deadline = time.perf_counter() + duration
-{%- else -%}
-async def round_trips(url: str, connections: int, duration: float) -> RoundTrips:
-    """``connections`` clients each loop ``ping`` -> ``pong`` for ``duration`` seconds."""
-    latencies: list[float] = []
-    clients = [await connect(url, max_queue=None) for _ in range(connections)]
-    ping = "ping"
-    deadline = time.perf_counter() + duration
-{%- endif %}
 
     async def loop(ws: ClientConnection) -> None:
         while (start := time.perf_counter()) < deadline:
@@ -102,8 +94,14 @@ async def round_trips(url: str, connections: int, duration: float) -> RoundTrips
 
 
 async def fan_out(url: str, connections: int, duration: float) -> float:
-    """Messages per second that ``connections`` clients receive from a streaming server."""
-    clients = [await connect(url, max_queue=None) for _ in range(connections)]
+    """Messages per second that ``connections`` clients following the streaming example's
+    channel receive from a streaming server (they subscribe as the page does)."""
+    clients = [
+        await connect(url, max_queue=None, subprotocols=[Subprotocol(SUBPROTOCOL)])
+        for _ in range(connections)
+    ]
+    for ws in clients:
+        await ws.send(SUBSCRIBE)
     await asyncio.sleep(0.5)  # every client is subscribed before counting starts
     deadline = time.perf_counter() + duration
     counts = await asyncio.gather(*(_count_until(ws, deadline) for ws in clients))
@@ -230,13 +228,11 @@ async def _measure(url: str, pid: int | None, args: argparse.Namespace) -> None:
             f"round trips, {count:>4} connections: {result.per_second:>9.0f}/s"
             f"  p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms"
         )
-{%- if cookiecutter.multi_session %}
         result = await round_trips(url, count, args.duration, as_page=True)
         print(
             f"  as the page, {count:>4} connections: {result.per_second:>7.0f}/s"
             f"  p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms"
         )
-{%- endif %}
     per_second = await connects(url, args.connect_workers, args.duration)
     print(f"connects, {args.connect_workers} loops: {per_second:>12.0f}/s")
     if pid is not None:

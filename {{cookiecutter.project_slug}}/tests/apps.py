@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 {% if cookiecutter.multi_session -%}
 from {{ cookiecutter.package_name }}.api import Client, ProxyOut, Session
 {%- else -%}
@@ -15,7 +17,16 @@ from {{ cookiecutter.package_name }}.api import Client, ProxyOut
 
 from .walkthrough import chat_logic
 
-__all__ = ["FAILURE", "Chat", "Echo", "Failing"{% if cookiecutter.multi_session %}, "SessionEcho"{% endif %}]
+__all__ = [
+    "FAILURE",
+    "Chat",
+    "Echo",
+    "Failing",
+{%- if cookiecutter.multi_session %}
+    "SessionEcho",
+{%- endif %}
+    "Streams",
+]
 
 FAILURE = "fail"  # the message Failing raises on
 
@@ -58,6 +69,40 @@ class Failing(Echo):
         if text == FAILURE:
             raise RuntimeError("a bug in the logic")
         await super().on_message(client, text)
+
+
+class Streams(Echo):
+    """Echoes; ``stream <count> <interval> <channel>...`` publishes on channels, then says so.
+
+    It publishes ``<channel> <n>`` on each channel in turn for n = 1..count, a
+    round every ``interval`` seconds, and answers ``streamed`` when done.
+    """
+
+    def __init__(self, out: ProxyOut) -> None:
+        super().__init__(out)
+        self._streams: set[asyncio.Task[None]] = set()
+
+    async def on_message(self, client: Client, text: str) -> None:
+        command, *args = text.split()
+        if command != "stream":
+            await super().on_message(client, text)
+            return
+        count, interval, *channels = args
+        task = asyncio.create_task(self._stream(client, int(count), float(interval), channels))
+        self._streams.add(task)
+        task.add_done_callback(self._streams.discard)
+
+    async def _stream(
+        self, client: Client, count: int, interval: float, channels: list[str]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        for number in range(1, count + 1):
+            for channel in channels:
+                await self.out.publish(channel, f"{channel} {number}")
+            due += interval
+            await asyncio.sleep(max(due - loop.time(), 0))
+        await client.send("streamed")
 
 
 Chat = chat_logic()  # the README's walk-through, as the README shows it

@@ -91,7 +91,7 @@ async def wait_for_log(server: ServerProcess, pattern: re.Pattern[str]) -> re.Ma
 
 
 async def test_slow_reader_is_dropped_while_healthy_clients_get_every_message() -> None:
-    args = ["--notify-interval", "0.0001", "--notify-count", str(MESSAGES)]
+    args = ["--notify-channel=", "--notify-interval", "0.0001", "--notify-count", str(MESSAGES)]
     args += ["--notify-after-clients", str(AUDIENCE)]
     args += ["--send-queue-bytes", str(SEND_QUEUE_BYTES), "--rate-limit", "0"]
     args += ["--heartbeat", "0"]  # so that only the queue limit can drop the slow client

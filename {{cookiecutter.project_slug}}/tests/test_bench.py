@@ -33,10 +33,8 @@ def test_benchmark_prints_every_figure() -> None:
     figures = [
         rf"round trips,    1 connections:{FIGURE}/s",
         rf"round trips,    5 connections:{FIGURE}/s",
-{%- if cookiecutter.multi_session %}
         rf"as the page,    1 connections:{FIGURE}/s",
         rf"as the page,    5 connections:{FIGURE}/s",
-{%- endif %}
         rf"connects, 2 loops:{FIGURE}/s",
         rf"fan-out, 5 connections:{FIGURE} messages/s delivered",
         rf"memory, 20 idle connections:{FIGURE} KiB each",

@@ -54,7 +54,7 @@ async def test_sigterm_closes_clients_with_going_away_and_exits_zero(server: Ser
 
 
 async def test_notify_interval_flag_streams_notify() -> None:
-    with running_server("--notify-interval", "0.1", logic="Echo") as streaming:
+    with running_server("--notify-channel=", "--notify-interval", "0.1", logic="Echo") as streaming:
         async with connect(streaming.ws_url) as ws:
             number = int(str(await asyncio.wait_for(ws.recv(), 5)).removeprefix("notify "))
             assert await asyncio.wait_for(ws.recv(), 5) == f"notify {number + 1}"

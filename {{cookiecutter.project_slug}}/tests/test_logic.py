@@ -8,19 +8,15 @@ so it keeps passing whatever yours does.
 from __future__ import annotations
 
 import asyncio
-{%- if cookiecutter.multi_session %}
 import json
-{%- endif %}
 
 import pytest
-{%- if cookiecutter.multi_session %}
 from pytest_aiohttp import AiohttpClient
-{%- endif %}
 from websockets.asyncio.client import connect
-{% if cookiecutter.multi_session %}
+
 from {{ cookiecutter.package_name }} import Settings, create_app
+from {{ cookiecutter.package_name }}.app.settings import NOTIFICATIONS
 from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
-{%- endif %}
 from {{ cookiecutter.package_name }}.testing import serving
 
 from .running_server import running_server
@@ -61,7 +57,15 @@ async def test_the_server_answers_ping_with_pong(path: str) -> None:
             assert await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT) == "pong"
             await ws.send("hello world")
             assert await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT) == "ok"
-{%- if cookiecutter.multi_session %}
+
+
+async def test_every_client_follows_the_streaming_examples_channel() -> None:
+    async with serving() as app:
+        alice = await app.connect()
+        bob = await app.connect()
+        await app.out.publish(NOTIFICATIONS, "notify 1")
+        assert await alice.receive() == "notify 1"
+        assert await bob.receive() == "notify 1"
 
 
 async def test_a_protocol_client_gets_the_reply_as_a_direct_frame(
@@ -70,8 +74,9 @@ async def test_a_protocol_client_gets_the_reply_as_a_direct_frame(
     client = await aiohttp_client(create_app(Settings(port=0)))
     async with client.ws_connect("/ws", protocols=(SUBPROTOCOL,)) as ws:
         assert json.loads(await ws.receive_str(timeout=REPLY_TIMEOUT))["type"] == "welcome"
+        subscribed = json.loads(await ws.receive_str(timeout=REPLY_TIMEOUT))
+        assert subscribed == {"type": "subscribed", "channel": NOTIFICATIONS, "seq": 0}
         for text, reply in (("ping", "pong"), ("hello", "ok")):
             await ws.send_str(json.dumps({"type": "message", "data": text}))
             frame = json.loads(await ws.receive_str(timeout=REPLY_TIMEOUT))
             assert frame == {"type": "direct", "data": reply}  # unnumbered: not replayed
-{%- endif %}

@@ -17,7 +17,9 @@ QUIET = 0.3  # seconds without a message that show a stream has not started (30 
 
 
 async def test_notify_is_broadcast_to_every_client(aiohttp_client: AiohttpClient) -> None:
-    client = await aiohttp_client(create_app(Settings(port=0, notify_interval=0.05), Echo))
+    client = await aiohttp_client(
+        create_app(Settings(port=0, notify_channel="", notify_interval=0.05), Echo)
+    )
     async with client.ws_connect("/ws") as first, client.ws_connect("/ws") as second:
         for ws in (first, second):
             number = int((await ws.receive_str(timeout=5)).removeprefix("notify "))
@@ -25,7 +27,7 @@ async def test_notify_is_broadcast_to_every_client(aiohttp_client: AiohttpClient
 
 
 async def test_notify_count_ends_the_stream(aiohttp_client: AiohttpClient) -> None:
-    settings = Settings(port=0, notify_interval=0.01, notify_count=3)
+    settings = Settings(port=0, notify_channel="", notify_interval=0.01, notify_count=3)
     client = await aiohttp_client(create_app(settings, Echo))
     async with client.ws_connect("/ws") as ws:
         received = [await ws.receive_str(timeout=5) for _ in range(3)]
@@ -48,7 +50,7 @@ async def test_producer_is_off_by_default(
 async def test_the_stream_waits_until_enough_clients_are_connected(
     aiohttp_client: AiohttpClient,
 ) -> None:
-    settings = Settings(port=0, notify_interval=0.01, notify_after_clients=3)
+    settings = Settings(port=0, notify_channel="", notify_interval=0.01, notify_after_clients=3)
     client = await aiohttp_client(create_app(settings, Echo))
     async with client.ws_connect("/ws") as first, client.ws_connect("/ws") as second:
         for ws in (first, second):
@@ -61,7 +63,9 @@ async def test_the_stream_waits_until_enough_clients_are_connected(
 
 
 async def test_clients_that_left_do_not_count(aiohttp_client: AiohttpClient) -> None:
-    app = create_app(Settings(port=0, notify_interval=0.01, notify_after_clients=2), Echo)
+    app = create_app(
+        Settings(port=0, notify_channel="", notify_interval=0.01, notify_after_clients=2), Echo
+    )
     client = await aiohttp_client(app)
     async with client.ws_connect("/ws"):
         pass
@@ -79,7 +83,9 @@ async def test_clients_that_left_do_not_count(aiohttp_client: AiohttpClient) -> 
 
 def test_connects_are_not_counted_without_a_stream_to_start() -> None:
     assert not create_app(Settings(port=0, notify_after_clients=5), Echo)[AUDIENCE].waiting
-    assert not create_app(Settings(port=0, notify_interval=1), Echo)[AUDIENCE].waiting
+    assert not create_app(Settings(port=0, notify_channel="", notify_interval=1), Echo)[
+        AUDIENCE
+    ].waiting
 
 
 async def test_an_audience_gathers_once_enough_are_connected_at_once() -> None:

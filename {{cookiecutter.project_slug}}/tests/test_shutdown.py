@@ -131,7 +131,7 @@ async def stop_and_time(server: ServerProcess, signum: int) -> tuple[int, float]
 async def test_signal_flushes_a_slow_reader_then_closes_everyone_with_going_away(
     signum: int,
 ) -> None:
-    args = ["--notify-interval", STREAM_INTERVAL, "--rate-limit", "0"]
+    args = ["--notify-channel=", "--notify-interval", STREAM_INTERVAL, "--rate-limit", "0"]
     timeout = ("--shutdown-timeout", str(SHUTDOWN_TIMEOUT))
     with running_server(*args, *timeout, logic="Echo") as server:
         async with connect(server.ws_url) as fast, connect(server.ws_url, max_queue=4) as slow:
@@ -158,7 +158,7 @@ async def test_signal_flushes_a_slow_reader_then_closes_everyone_with_going_away
 
 
 async def test_exits_in_time_when_a_client_never_reads() -> None:
-    args = ["--notify-interval", STREAM_INTERVAL, "--rate-limit", "0"]
+    args = ["--notify-channel=", "--notify-interval", STREAM_INTERVAL, "--rate-limit", "0"]
     timeout = ("--shutdown-timeout", str(SHUTDOWN_TIMEOUT))
     with running_server(*args, *timeout, logic="Echo") as server:
         sock = non_reading_socket(server.port)

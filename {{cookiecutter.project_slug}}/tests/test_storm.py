@@ -450,7 +450,9 @@ async def test_cut_connections_all_resume_with_nothing_lost_or_twice() -> None:
 
 async def test_cut_connections_all_come_back_with_nothing_twice() -> None:
 {%- endif %}
-    with running_server("--notify-interval", STREAM_INTERVAL, logic="Echo") as server:
+    with running_server(
+        "--notify-channel=", "--notify-interval", STREAM_INTERVAL, logic="Echo"
+    ) as server:
         storm = Storm([server.ws_url], {"server": server})
         try:
             await storm.start()
@@ -472,7 +474,9 @@ async def test_cut_connections_all_come_back_with_nothing_twice() -> None:
 
 
 async def test_a_restarted_server_gets_every_client_back() -> None:
-    with running_server("--notify-interval", STREAM_INTERVAL, logic="Echo") as server:
+    with running_server(
+        "--notify-channel=", "--notify-interval", STREAM_INTERVAL, logic="Echo"
+    ) as server:
         storm = Storm([server.ws_url], {"server": server})
         try:
             await storm.start()
@@ -504,7 +508,7 @@ async def test_a_restarted_server_gets_every_client_back() -> None:
 async def test_a_restarted_process_clients_resume_on_either_with_nothing_lost_or_twice() -> None:
     with running_redis() as redis_server:
         shared = ("--redis-url", redis_server.url)
-        producer = ("--notify-interval", STREAM_INTERVAL)
+        producer = ("--notify-channel=", "--notify-interval", STREAM_INTERVAL)
         with (
             running_server(*shared, logic="Echo") as doomed,
             running_server(*shared, logic="Echo") as survivor,

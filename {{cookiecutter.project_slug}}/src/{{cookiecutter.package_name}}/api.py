@@ -19,6 +19,7 @@ __all__ = [
     "AppFactory",
     "Audience",
     "Authenticate",
+    "AuthorizeChannel",
     "Client",
     "Producer",
     "ProxyOut",
@@ -103,6 +104,18 @@ class ProxyOut(Protocol):
     async def broadcast(self, text: str, *, exclude: Client | None = None) -> None:
         """Send ``text`` to every client but ``exclude`` (and whatever shares its browser)."""
 
+    async def publish(self, channel: str, text: str) -> None:
+        """Send ``text`` to every follower of ``channel``, numbered and kept for their resume."""
+
+    async def subscribe(self, client: Client, channel: str, *, since: int | None = None) -> None:
+        """Make ``client`` follow ``channel`` (replaying what it holds after ``since``, if given).
+
+        Raises ``ValueError`` for a bad channel name or a limit reached.
+        """
+
+    async def unsubscribe(self, client: Client, channel: str) -> None:
+        """Stop ``client`` following ``channel`` (nothing if it does not)."""
+
 
 class Audience(Protocol):
     """The clients a producer may wait for before it starts (``--notify-after-clients``)."""
@@ -118,5 +131,7 @@ class Audience(Protocol):
 AppFactory = Callable[[ProxyOut], App]  # builds the logic, given the outgoing proxy: Logic
 # Decides who a handshake's client is (None: anonymous), or raises an aiohttp HTTP error.
 Authenticate = Callable[[web.Request], Awaitable[str | None]]
+# Says whether a client may "subscribe" to, or "publish" on, a channel (the action is the 3rd).
+AuthorizeChannel = Callable[[Client, str, str], Awaitable[bool]]
 # Runs for the server's lifetime (cancelled at shutdown), pushing through the outgoing proxy.
 Producer = Callable[[ProxyOut, Audience], Coroutine[Any, Any, None]]

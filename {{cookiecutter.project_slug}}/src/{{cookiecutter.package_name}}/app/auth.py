@@ -7,7 +7,8 @@ connection keeps as ``connection.user``) or None for an anonymous client, and
 refuses by raising ``web.HTTPUnauthorized`` (no credentials, or bad ones) or
 ``web.HTTPForbidden`` (known, but not let in): the client gets that HTTP status
 and nothing is upgraded. Read whatever the request carries: a cookie, a
-header, a query parameter.
+header, a query parameter. Once connected, :func:`authorize_channel` decides
+which channels a client may follow and publish on.
 
 The example lets everyone in anonymously while ``--auth-secret`` is empty (the
 default). With a secret, a client must present a token signed with it, as the
@@ -27,9 +28,10 @@ import time
 
 from aiohttp import hdrs, web
 
+from ..api import Client
 from ..settings import Settings
 
-__all__ = ["TOKEN_LIFETIME", "authenticate", "make_token", "verify_token"]
+__all__ = ["TOKEN_LIFETIME", "authenticate", "authorize_channel", "make_token", "verify_token"]
 
 TOKEN_LIFETIME = 24 * 60 * 60.0  # seconds a token made by make_token is valid, unless told
 # RFC 6750: a 401 names the scheme that would have been accepted.
@@ -51,6 +53,17 @@ async def authenticate(request: web.Request, settings: Settings) -> str | None:
     if user is None:
         raise web.HTTPUnauthorized(text="invalid or expired token", headers=CHALLENGE)
     return user
+
+
+async def authorize_channel(client: Client, channel: str, action: str) -> bool:
+    """Whether ``client`` may ``action`` ("subscribe" or "publish") ``channel``: here, always.
+
+    Called for each channel frame of a protocol client, and for each channel it
+    resumes on a reconnect; a refusal is an ``error`` frame naming the channel,
+    and the connection stays open. Decide from ``client.user`` (who
+    :func:`authenticate` said it is), e.g. ``channel.startswith(f"user:{client.user}")``.
+    """
+    return True
 
 
 def make_token(user: str, secret: str, lifetime: float = TOKEN_LIFETIME) -> str:

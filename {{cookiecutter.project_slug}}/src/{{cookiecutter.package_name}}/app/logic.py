@@ -3,8 +3,9 @@
 The incoming proxy calls the hooks below, each with the :class:`~..api.Client`
 it is about: one connection. ``client.send`` answers that connection alone;
 ``self.out`` (a :class:`~..api.ProxyOut`) reaches many: ``broadcast`` everyone,
-or everyone but one client. ``client.data`` holds what the app keeps per
-client. To push without being asked, see ``producer.py``.
+or everyone but one client, ``publish`` the followers of a channel, which
+``subscribe`` and ``unsubscribe`` manage. ``client.data`` holds what the app
+keeps per client. To push without being asked, see ``producer.py``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from ..api import Client, ProxyOut{% if cookiecutter.multi_session %}, Session{% endif %}
+from .settings import NOTIFICATIONS
 
 __all__ = ["Logic"]
 
@@ -25,8 +27,9 @@ class Logic:
         self.out = out
 
     async def on_connect(self, client: Client) -> None:
-        """A connection opened."""
+        """A connection opened: it follows the streaming example's channel (see producer.py)."""
         logger.debug("connected: %s", client.id)
+        await self.out.subscribe(client, NOTIFICATIONS)
 
     async def on_message(self, client: Client, text: str) -> None:
         """A text message arrived from ``client``."""

@@ -4,9 +4,11 @@
 ``--workers``, in the first process only: its broadcasts reach every process's
 clients). Start as many tasks from it as your app needs.
 
-The streaming example broadcasts ``notify 1``, ``notify 2``, ... every
-``--notify-interval`` seconds (off by default), ``--notify-count`` times
-(0: forever), each padded to ``--notify-size`` characters. With
+The streaming example publishes ``notify 1``, ``notify 2``, ... on the channel
+``--notify-channel`` (``notifications``, which the page follows; empty:
+broadcast to every client) every ``--notify-interval`` seconds (off by
+default), ``--notify-count`` times (0: forever), each padded to
+``--notify-size`` characters. With
 ``--notify-after-clients N`` it waits until N websocket clients are connected
 to this process before its first message, so a test or a demo sees the stream
 from ``notify 1``. A real app would read a queue, a database feed or a
@@ -28,9 +30,15 @@ logger = logging.getLogger(__name__)
 
 
 async def notify_every(
-    out: ProxyOut, interval: float, count: int, size: int = 0, audience: Audience | None = None
+    out: ProxyOut,
+    interval: float,
+    count: int,
+    size: int = 0,
+    audience: Audience | None = None,
+    channel: str = "",
 ) -> None:
-    """Broadcast ``notify <n>`` (padded to ``size``) every ``interval`` s, ``count`` times.
+    """Publish ``notify <n>`` (padded to ``size``) on ``channel`` every ``interval`` s, ``count``
+    times; with no ``channel``, broadcast it.
 
     A ``count`` of 0 means forever. Like a timer, it keeps to the schedule and,
     when it falls behind, carries on from now rather than bursting to catch up.
@@ -46,12 +54,21 @@ async def notify_every(
     for number in numbers:
         due = max(due + interval, loop.time())
         await asyncio.sleep(due - loop.time())
-        await out.broadcast(f"notify {number}".ljust(size, "."))
+        text = f"notify {number}".ljust(size, ".")
+        if channel:
+            await out.publish(channel, text)
+        else:
+            await out.broadcast(text)
 
 
 async def run(out: ProxyOut, audience: Audience, settings: Settings) -> None:
     """Run the streaming example, if ``--notify-interval`` turns it on."""
     if settings.notify_interval > 0:
         await notify_every(
-            out, settings.notify_interval, settings.notify_count, settings.notify_size, audience
+            out,
+            settings.notify_interval,
+            settings.notify_count,
+            settings.notify_size,
+            audience,
+            settings.notify_channel,
         )

@@ -11,9 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..core.channels import check_channel_name
 from ..core.settings import Check, setting, verbatim
 
-__all__ = ["AppSettings"]
+__all__ = ["NOTIFICATIONS", "AppSettings"]
+
+NOTIFICATIONS = "notifications"  # the channel of the streaming example, the page follows it
+
+
+def channel_or_nothing(text: str) -> str:
+    """A channel name, or empty."""
+    return check_channel_name(text) if text else text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +30,12 @@ class AppSettings:
 
     notify_interval: float = setting(
         0.0, "seconds between the streaming example's 'notify' broadcasts; 0 turns it off"
+    )
+    notify_channel: str = setting(
+        NOTIFICATIONS,
+        "channel the streaming example publishes on (the page follows it); empty: it broadcasts"
+        " to every client instead",
+        Check(channel_or_nothing, "CHANNEL"),
     )
     notify_count: int = setting(0, "stop the streaming example after this many; 0: never")
     notify_size: int = setting(

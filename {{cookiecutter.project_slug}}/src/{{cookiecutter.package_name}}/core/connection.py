@@ -7,9 +7,9 @@ pace the client reads and ends when the queue is empty. A client that falls
 so far behind that its queue outgrows the limit is dropped with close code
 1013 (try again later).
 
-What a connection does with the text it receives and the text it is sent
-(:meth:`~Connection.unwrap`, :meth:`~Connection.send`, :meth:`~Connection.report`)
-is the plain exchange here: a connection that speaks a protocol overrides them.
+A client that asked for the protocol (``protocol.py``) has its frames
+decoded by :meth:`~Connection.unwrap` and is sent frames; a plain client
+sends and gets text as it is.
 """
 
 from __future__ import annotations
@@ -19,11 +19,23 @@ import contextlib
 import itertools
 import socket
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSCloseCode, web
 
 from .frames import binary_frame, text_frame
+from .protocol import (
+    HEARTBEAT,
+    SUBPROTOCOL,
+    ClientFrame,
+    ProtocolError,
+    encode_direct,
+    encode_error,
+    parse_client_frame,
+)
+
+if TYPE_CHECKING:
+    from .channels import Channel
 
 __all__ = ["CLOSE_TIMEOUT", "Connection"]
 
@@ -38,8 +50,11 @@ class Connection:
     """A client's websocket, and the frames queued for it (the logic sees it as ``api.Client``)."""
 
     __slots__ = (
+        "_bad_frames",
+        "_channels",
         "_closer",
         "_data",
+        "_max_bad_frames",
         "_queue",
         "_queue_limit",
         "_queued_bytes",
@@ -49,13 +64,24 @@ class Connection:
         "close_reason",
         "closing",
         "id",
+        "speaks_protocol",
         "user",
         "ws",
     )
 
-    def __init__(self, request: web.Request, ws: web.WebSocketResponse, queue_limit: int) -> None:
+    def __init__(
+        self,
+        request: web.Request,
+        ws: web.WebSocketResponse,
+        queue_limit: int,
+        max_bad_frames: int,
+    ) -> None:
         self.ws = ws
         self.id = str(next(_next_id))
+        self.speaks_protocol = ws.ws_protocol == SUBPROTOCOL
+        self._bad_frames = 0
+        self._max_bad_frames = max_bad_frames
+        self._channels: set[Channel] | None = None  # made on the first subscription
         self.user: str | None = None  # who authenticate() says the client is; None: anonymous
         self._data: dict[str, Any] | None = None
         self.closing = False
@@ -85,17 +111,54 @@ class Connection:
         user = "" if self.user is None else f" user={self.user}"
         return f"conn={self.id} peer={peer}{user}"
 
-    def unwrap(self, text: str) -> str | None:
-        """The message a received text frame carries for the logic: the text itself."""
-        return text
+    @property
+    def channels(self) -> set[Channel]:
+        """The channels this connection follows (see ``channels.py``)."""
+        if self._channels is None:
+            self._channels = set()
+        return self._channels
+
+    def followed(self) -> tuple[Channel, ...]:
+        """The channels followed, as they are now (cheap when there are none)."""
+        return () if self._channels is None else tuple(self._channels)
+
+    def unwrap(self, text: str) -> ClientFrame | None:
+        """What a received text frame asks; None for a heartbeat or a bad frame, answered here.
+
+        A plain client's text is a message for the logic as it is. A protocol
+        client's bad frame gets an ``error`` frame, and one bad frame more than
+        ``--max-protocol-errors`` closes the connection with 1008.
+        """
+        if not self.speaks_protocol:
+            return ClientFrame("message", text)
+        try:
+            frame = parse_client_frame(text)
+        except ProtocolError as error:
+            self._bad_frames += 1
+            if self._bad_frames > self._max_bad_frames:
+                self.drop(WSCloseCode.POLICY_VIOLATION, "too many bad frames")
+            else:
+                self.write(encode_error(str(error)))
+            return None
+        if frame.type == "heartbeat":
+            self.write(HEARTBEAT)
+            return None
+        return frame
 
     async def send(self, message: str | bytes) -> None:
-        """Send ``message`` to this client only: text as a text frame, bytes as a binary one."""
+        """Send ``message`` to this connection only: text reaches a protocol client as a
+        ``direct`` frame (not numbered, not replayed); bytes go as a binary frame."""
+        if self.speaks_protocol and isinstance(message, str):
+            message = encode_direct(message)
         self.write(message)
 
-    def report(self, error: str) -> None:
-        """Tell the client that something it sent went wrong (``error`` says what)."""
-        self.write(error)
+    def report(self, error: str, channel: str | None = None) -> None:
+        """Tell the client that something it sent was refused (``error`` says why)."""
+        self.write(encode_error(error, channel) if self.speaks_protocol else error)
+
+    def deliver(self, seq: int | None, frame: str, channel: str | None = None) -> None:
+        """Write the protocol frame of message ``seq`` of ``channel`` (None: of its own stream)."""
+        self.write(frame)
 
     def write(self, frame: str | bytes) -> None:
         """Write ``frame`` without waiting: now if the socket has room, else queued.

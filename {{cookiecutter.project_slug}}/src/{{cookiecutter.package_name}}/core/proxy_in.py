@@ -15,14 +15,17 @@ from collections.abc import Awaitable, Callable
 from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, hdrs, web
 
 from ..api import App
+from .channels import ChannelError, check_channel_name
 from .connection import Connection
 from .limits import TokenBucket
 from .members import MemberConnection
 from .origin import check_origin
+from .protocol import ClientFrame
 from .settings import ServerSettings
 from .state import (
     AUDIENCE,
     AUTHENTICATE,
+    AUTHORIZE_CHANNEL,
     LIFECYCLE,
     LOGIC,
     MEMBERS,
@@ -55,13 +58,15 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
 
     connection = await members.join(request, ws, admission)
     connection.user = user
+    if connection.speaks_protocol and "since" in request.query:
+        await _resume_channels(request, connection)
     _count_audience(request)
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("open %s", connection.describe(request.remote))
     logic = request.app[LOGIC]
     try:
         if await _connected(logic, connection, members.opened(connection)):
-            await _receive(connection, logic, settings)
+            await _receive(request.app, connection, logic, settings)
     finally:
         members.leave(connection)
         await connection.finish()
@@ -118,7 +123,9 @@ def _open_websocket(settings: ServerSettings, protocols: tuple[str, ...]) -> web
     )
 
 
-async def _receive(connection: MemberConnection, logic: App, settings: ServerSettings) -> None:
+async def _receive(
+    app: web.Application, connection: MemberConnection, logic: App, settings: ServerSettings
+) -> None:
     """Hand each message to the logic, until the client closes or breaks a rule."""
     ws = connection.ws
     rate = TokenBucket(settings.rate_limit, settings.rate_burst)
@@ -136,12 +143,56 @@ async def _receive(connection: MemberConnection, logic: App, settings: ServerSet
             if on_binary is not None and message.type is WSMsgType.BINARY:
                 await on_binary(connection, message.data)
                 continue
-            text = connection.unwrap(message.data)
-            if text is not None:
-                await logic.on_message(connection, text)
+            frame = connection.unwrap(message.data)
+            if frame is None:
+                continue
+            if frame.type == "message":
+                await logic.on_message(connection, frame.data)
+            else:
+                await _channel_request(app, connection, frame)
         except Exception:
             logger.exception("on_message failed on conn=%s", connection.id)
             connection.report(INTERNAL_ERROR)
+
+
+async def _channel_request(
+    app: web.Application, connection: MemberConnection, frame: ClientFrame
+) -> None:
+    """Subscribe, unsubscribe or publish as a protocol client asks, if it may.
+
+    A refusal (a bad name, the authorisation hook's no, a limit) is an ``error``
+    frame naming the channel; the connection stays open.
+    """
+    out = app[PROXY_OUT]
+    try:
+        check_channel_name(frame.channel)
+        if frame.type == "unsubscribe":
+            await out.unsubscribe(connection, frame.channel)
+            return
+        if not await app[AUTHORIZE_CHANNEL](connection, frame.channel, frame.type):
+            raise ChannelError(f"not allowed to {frame.type}")
+        if frame.type == "subscribe":
+            await out.subscribe(connection, frame.channel, since=frame.since)
+        else:
+            await out.publish(frame.channel, frame.data)
+    except ChannelError as refused:
+        connection.report(str(refused), frame.channel)
+
+
+async def _resume_channels(request: web.Request, connection: MemberConnection) -> None:
+    """Follow again the channels a reconnecting client names, from where it left each.
+
+    Each ``since=<channel>:<number>`` query parameter is a subscribe with
+    ``since``, made before anything live can reach the connection: each
+    channel goes on exactly after the last message the client saw of it.
+    """
+    for position in request.query.getall("since"):
+        channel, _, number = position.rpartition(":")
+        if not (number.isascii() and number.isdigit()):
+            connection.report("since must read <channel>:<number>", channel or position)
+            continue
+        frame = ClientFrame("subscribe", channel=channel, since=int(number))
+        await _channel_request(request.app, connection, frame)
 
 
 async def _connected(logic: App, connection: MemberConnection, joined: Awaitable[None]) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from aiohttp import WSCloseCode, hdrs, web
 
-from ..api import AppFactory, Authenticate, Producer
+from ..api import AppFactory, Authenticate, AuthorizeChannel, Producer
 from .connection import CLOSE_TIMEOUT
 from .members import Members
 from .proxies import TrustedProxies
@@ -27,6 +27,7 @@ from .settings import ServerSettings
 from .state import (
     AUDIENCE,
     AUTHENTICATE,
+    AUTHORIZE_CHANNEL,
     LIFECYCLE,
     LOGIC,
     MEMBERS,
@@ -47,13 +48,15 @@ def build_app(
     *,
     logic: AppFactory,
     authenticate: Authenticate,
+    authorize_channel: AuthorizeChannel,
     producer: Producer | None,
     audience: int,
 ) -> web.Application:
     """Build the application, with its state and background tasks wired up.
 
     ``logic`` builds what the hooks are called on, ``authenticate`` vets each
-    handshake, ``producer`` (if any) runs for the application's lifetime, after
+    handshake, ``authorize_channel`` each channel request of a client,
+    ``producer`` (if any) runs for the application's lifetime, after
     ``audience`` clients have connected.
     """
     app = web.Application()
@@ -61,6 +64,7 @@ def build_app(
     app[LIFECYCLE] = Lifecycle()
     app[TRUSTED_PROXIES] = TrustedProxies(settings.trusted_proxies)
     app[AUTHENTICATE] = authenticate
+    app[AUTHORIZE_CHANNEL] = authorize_channel
     # Connects are counted only while a producer waits for its audience.
     app[AUDIENCE] = Audience(audience if producer is not None else 0)
     # Joining and the outgoing proxy call the logic only once the app runs, after it is built.

@@ -194,6 +194,23 @@ class ServerSettings:
         16, "open connections one session may hold; over it the upgrade gets HTTP 429", integer(1)
     )
 {%- endif %}
+    channel_history: int = setting(
+        1000, "messages each channel keeps, so a client can resume it or read its recent past"
+    )
+    channel_history_age: float = setting(
+        60.0, "seconds a channel message stays replayable, and an unfollowed channel lives"
+    )
+    max_channels: int = setting(
+        10_000, "channels in this process; a subscribe to one more is refused", integer(1)
+    )
+    max_channels_per_client: int = setting(
+        100, "channels one connection may follow; a subscribe over it is refused", integer(1)
+    )
+    max_channel_subscribers: int = setting(
+        10_000,
+        "connections of this process one channel may have; over it a subscribe is refused",
+        integer(1),
+    )
     max_connections: int = setting(
         10_000, "open connections in all; over it the upgrade gets HTTP 503", integer(1)
     )

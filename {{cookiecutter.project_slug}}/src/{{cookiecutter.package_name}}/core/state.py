@@ -11,7 +11,7 @@ import dataclasses
 
 from aiohttp import web
 
-from ..api import App, Authenticate
+from ..api import App, Authenticate, AuthorizeChannel
 from .members import Members
 from .proxies import TrustedProxies
 from .proxy_out import LocalProxyOut
@@ -20,6 +20,7 @@ from .settings import ServerSettings
 __all__ = [
     "AUDIENCE",
     "AUTHENTICATE",
+    "AUTHORIZE_CHANNEL",
     "LIFECYCLE",
     "LOGIC",
     "MEMBERS",
@@ -72,5 +73,6 @@ AUDIENCE = web.AppKey("audience", Audience)
 PROXY_OUT = web.AppKey("proxy_out", LocalProxyOut)
 LOGIC = web.AppKey("logic", App)
 AUTHENTICATE: web.AppKey[Authenticate] = web.AppKey("authenticate")
+AUTHORIZE_CHANNEL: web.AppKey[AuthorizeChannel] = web.AppKey("authorize_channel")
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
 MEMBERS = web.AppKey("members", Members)

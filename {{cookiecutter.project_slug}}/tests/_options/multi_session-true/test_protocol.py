@@ -29,7 +29,11 @@ from .apps import SessionEcho
     [
         ("ping", "not valid JSON"),
         ("[1, 2]", "JSON object"),
-        ('{"type": "subscribe"}', "unknown frame type 'subscribe'"),
+        ('{"type": "shout"}', "unknown frame type 'shout'"),
+        ('{"type": "subscribe"}', "'channel' must be a string"),
+        ('{"type": "subscribe", "channel": "a", "since": -1}', "'since' must be a non-negative"),
+        ('{"type": "subscribe", "channel": "a", "since": true}', "'since' must be a non-negative"),
+        ('{"type": "publish", "channel": "a"}', "'data' must be a string"),
         ('{"data": "ping"}', "unknown frame type None"),
         ('{"type": "message", "data": 7}', "'data' must be a string"),
     ],
@@ -42,6 +46,14 @@ def test_malformed_frames_are_named(frame: str, problem: str) -> None:
 def test_message_frame_carries_text() -> None:
     frame = parse_client_frame('{"type": "message", "data": "ping"}')
     assert frame == ClientFrame("message", "ping")
+
+
+def test_channel_frames_carry_their_channel() -> None:
+    subscribe = parse_client_frame('{"type": "subscribe", "channel": "a", "since": 4}')
+    assert subscribe == ClientFrame("subscribe", channel="a", since=4)
+    publish = parse_client_frame('{"type": "publish", "channel": "a", "data": "hi"}')
+    assert publish == ClientFrame("publish", "hi", "a")
+    assert parse_client_frame('{"type": "unsubscribe", "channel": "a"}').channel == "a"
 
 
 def test_heartbeat_frame_is_recognised() -> None:

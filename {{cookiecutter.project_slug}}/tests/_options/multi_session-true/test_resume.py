@@ -173,7 +173,13 @@ async def test_stream_survives_many_cuts_exactly_once() -> None:
     plan = CutPlan.draw(STREAM_LENGTH, CUTS, MAX_PAUSE)
     client = ResumingClient()
     last_text = f"notify {STREAM_LENGTH}"
-    streaming = ("--notify-interval", STREAM_INTERVAL, "--notify-count", str(STREAM_LENGTH))
+    streaming = (
+        "--notify-channel=",
+        "--notify-interval",
+        STREAM_INTERVAL,
+        "--notify-count",
+        str(STREAM_LENGTH),
+    )
     with running_server(*streaming, logic="Echo") as server:
         for received, pause in plan.cuts:
             await client.connect(server.ws_url)

@@ -156,7 +156,7 @@ async def test_a_broadcast_reaches_clients_on_every_process_once(
         running_server(*shared, logic="Echo") as second,
     ):
         clients = [await connect(server.ws_url) for server in (first, second, first, second)]
-        producer = ("--notify-interval", "0.05", "--notify-count", "5")
+        producer = ("--notify-channel=", "--notify-interval", "0.05", "--notify-count", "5")
         with running_server(*shared, *producer, logic="Echo"):
             for client in clients:
                 received = [await asyncio.wait_for(client.recv(), TIMEOUT) for _ in range(5)]
@@ -176,7 +176,13 @@ async def test_a_stream_moves_to_another_process_without_loss(redis_server: Redi
     ):
         ws = await connect(doomed.ws_url, subprotocols=PAGE)
         cookie = cookie_header(ws)
-        producer = ("--notify-interval", "0.003", "--notify-count", str(STREAM_LENGTH))
+        producer = (
+            "--notify-channel=",
+            "--notify-interval",
+            "0.003",
+            "--notify-count",
+            str(STREAM_LENGTH),
+        )
         with running_server(*shared, *producer, logic="Echo"):
             while len(received) < STREAM_LENGTH // 3:
                 frame = await next_message(ws)
@@ -208,7 +214,13 @@ async def test_resumes_on_either_process_while_the_stream_flows_exactly_once(
     with contextlib.ExitStack() as servers:
         processes = [servers.enter_context(running_server(*shared, logic="Echo")) for _ in range(2)]
         await client.connect(processes[0].ws_url)
-        producer = ("--notify-interval", STREAM_INTERVAL, "--notify-count", str(STREAM_LENGTH))
+        producer = (
+            "--notify-channel=",
+            "--notify-interval",
+            STREAM_INTERVAL,
+            "--notify-count",
+            str(STREAM_LENGTH),
+        )
         with running_server(*shared, *producer, logic="Echo"):
             for index, (received, pause) in enumerate(plan.cuts):
                 await client.read_until(count=received, last_text=last_text)
@@ -238,7 +250,9 @@ async def test_redis_restart_mid_stream_loses_only_what_was_sent_meanwhile(
     # SessionEcho: a message is sent back through the outgoing proxy, Redis or not.
     with running_server(*shared, logic="SessionEcho") as server:
         ws = await connect(server.ws_url, subprotocols=PAGE)
-        with running_server(*shared, "--notify-interval", "0.01", logic="Echo") as producer:
+        with running_server(
+            *shared, "--notify-channel=", "--notify-interval", "0.01", logic="Echo"
+        ) as producer:
             while len(numbers) < 20:
                 numbers.append(int((await next_message(ws))["data"].removeprefix("notify ")))
 
@@ -287,7 +301,15 @@ async def test_two_workers_on_one_port_both_serve(redis_server: RedisServer) -> 
 
 
 async def test_workers_run_the_streaming_example_once(redis_server: RedisServer) -> None:
-    streaming = ("--workers", "2", "--redis-url", redis_server.url, "--notify-interval", "0.2")
+    streaming = (
+        "--workers",
+        "2",
+        "--redis-url",
+        redis_server.url,
+        "--notify-channel=",
+        "--notify-interval",
+        "0.2",
+    )
     with running_server(*streaming, logic="Echo") as server:
         async with connect(server.ws_url) as ws:
             received = [await asyncio.wait_for(ws.recv(), TIMEOUT) for _ in range(4)]
@@ -297,7 +319,7 @@ async def test_workers_run_the_streaming_example_once(redis_server: RedisServer)
 
 async def test_the_stream_waits_for_clients_of_its_own_process(redis_server: RedisServer) -> None:
     shared = ("--redis-url", redis_server.url)
-    producer = ("--notify-interval", "0.05", "--notify-after-clients", "2")
+    producer = ("--notify-channel=", "--notify-interval", "0.05", "--notify-after-clients", "2")
     with (
         running_server(*shared, *producer, logic="Echo") as streaming,
         running_server(*shared, logic="Echo") as other,
@@ -318,7 +340,7 @@ async def test_with_workers_the_first_worker_waits_for_its_own_clients(
     redis_server: RedisServer,
 ) -> None:
     shared = ("--workers", "2", "--redis-url", redis_server.url)
-    producer = ("--notify-interval", "0.05", "--notify-after-clients", "1")
+    producer = ("--notify-channel=", "--notify-interval", "0.05", "--notify-after-clients", "1")
     with running_server(*shared, *producer, logic="Echo") as server:
         for _ in range(100):
             if server.log().count("started websocket server") == 2:

@@ -12,7 +12,9 @@ from typing import NamedTuple
 from aiohttp import web
 
 from ..api import App
+from .channels import ChannelRegistry
 from .connection import Connection
+from .protocol import SUBPROTOCOL, encode_welcome
 from .proxy_out import LocalProxyOut
 from .settings import ServerSettings
 
@@ -28,13 +30,13 @@ class Admission(NamedTuple):
 class Members:
     """The connections of this process, and the outgoing proxy that reaches them."""
 
-    subprotocols: tuple[str, ...] = ()
+    subprotocols = (SUBPROTOCOL,)
 
     def __init__(
         self, app: web.Application, settings: ServerSettings, logic: Callable[[], App]
     ) -> None:
         self._settings = settings
-        self.out = LocalProxyOut()
+        self.out = LocalProxyOut(ChannelRegistry.from_settings(settings))
 
     async def admit(self, request: web.Request, ws: web.WebSocketResponse) -> Admission:
         """Nothing to check before the upgrade."""
@@ -43,9 +45,14 @@ class Members:
     async def join(
         self, request: web.Request, ws: web.WebSocketResponse, admission: Admission
     ) -> Connection:
-        """The upgraded websocket as a connection."""
-        connection = Connection(request, ws, self._settings.send_queue_bytes)
+        """The upgraded websocket as a connection, greeted if it speaks the protocol."""
+        settings = self._settings
+        connection = Connection(
+            request, ws, settings.send_queue_bytes, settings.max_protocol_errors
+        )
         self.out.add(connection)
+        if connection.speaks_protocol:
+            connection.write(encode_welcome(settings.heartbeat))
         return connection
 
     async def opened(self, connection: Connection) -> None:
@@ -53,6 +60,7 @@ class Members:
 
     def leave(self, connection: Connection) -> None:
         self.out.remove(connection)
+        self.out.channels.leave(connection)
 
     async def close(self) -> None:
         """Nothing outlives its connection."""

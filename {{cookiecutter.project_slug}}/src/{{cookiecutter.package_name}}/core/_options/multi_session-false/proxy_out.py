@@ -11,15 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..api import Client
+from .channels import ChannelOut, ChannelRegistry
 from .connection import Connection
+from .protocol import encode_message
 
 __all__ = ["LocalProxyOut"]
 
 
-class LocalProxyOut:
-    """Delivers to the connections of this process."""
+class LocalProxyOut(ChannelOut):
+    """Delivers to the connections (and the channels) of this process."""
 
-    def __init__(self) -> None:
+    def __init__(self, channels: ChannelRegistry) -> None:
+        super().__init__(channels)
         self._connections: set[Connection] = set()
 
     @property
@@ -38,9 +41,16 @@ class LocalProxyOut:
         self._connections.discard(connection)
 
     async def broadcast(self, text: str, *, exclude: Client | None = None) -> None:
+        frame = None  # the protocol's frame, encoded once and only if a connection speaks it
         for connection in self._connections:
-            if connection is not exclude:
+            if connection is exclude:
+                continue
+            if not connection.speaks_protocol:
                 connection.write(text)
+                continue
+            if frame is None:
+                frame = encode_message(None, text)
+            connection.write(frame)
 
     def connections(self) -> Iterator[Connection]:
         """Every open connection of this process."""

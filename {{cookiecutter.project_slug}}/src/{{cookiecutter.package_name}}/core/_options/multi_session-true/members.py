@@ -17,6 +17,7 @@ from typing import NamedTuple
 from aiohttp import hdrs, web
 
 from ..api import App
+from .channels import ChannelRegistry
 from .protocol import SUBPROTOCOL, encode_reset, encode_welcome
 from .proxy_out import LocalProxyOut
 {%- if cookiecutter.scale_out == "redis" %}
@@ -56,10 +57,11 @@ class Members:
             replay_age=settings.replay_age,
             on_expire=lambda session: logic().on_session_end(session),
         )
-        self.out = LocalProxyOut(self.sessions)
+        channels = ChannelRegistry.from_settings(settings)
+        self.out = LocalProxyOut(self.sessions, channels)
 {%- if cookiecutter.scale_out == "redis" %}
         if settings.redis_url:
-            self.out = bus = RedisProxyOut(self.sessions, settings)
+            self.out = bus = RedisProxyOut(self.sessions, channels, settings)
             app.cleanup_ctx.append(bus.lifespan)  # before the producer, which sends through it
 {%- endif %}
 
@@ -94,7 +96,7 @@ class Members:
     ) -> None:
         """Greet a protocol client and replay what it missed, before any live message can overtake."""
         position = self.out.position(connection.session)
-        connection.write(encode_welcome(position, self._settings.heartbeat))
+        connection.write(encode_welcome(self._settings.heartbeat, position))
         last_seen = request.query.get("last_seq")
         if last_seen is None:
             return
@@ -114,6 +116,7 @@ class Members:
 
     def leave(self, connection: SessionConnection) -> None:
         self.sessions.leave(connection.session, connection)
+        self.out.channels.leave(connection)
 
     async def close(self) -> None:
         """End every session now (at shutdown)."""

@@ -12,18 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..api import Client
-from .connection import Connection
+from .channels import ChannelOut, ChannelRegistry
 from .sessions import Session, SessionConnection, SessionRegistry
 
 __all__ = ["LocalProxyOut"]
 
 
-class LocalProxyOut:
-    """Delivers to the sessions of this process."""
+class LocalProxyOut(ChannelOut):
+    """Delivers to the sessions (and the channels) of this process."""
 
     connection_class = SessionConnection  # what a handshake makes (a bus may need more of it)
 
-    def __init__(self, sessions: SessionRegistry) -> None:
+    def __init__(self, sessions: SessionRegistry, channels: ChannelRegistry) -> None:
+        super().__init__(channels)
         self.sessions = sessions
 
     @property
@@ -46,7 +47,7 @@ class LocalProxyOut:
             if session is not skipped:
                 session.publish(text)
 
-    def connections(self) -> Iterator[Connection]:
+    def connections(self) -> Iterator[SessionConnection]:
         """Every open connection of this process."""
         for session in self.sessions:
             yield from list(session.connections)

@@ -20,20 +20,8 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from aiohttp import WSCloseCode, web
-
 from .connection import Connection
-from .protocol import (
-    HEARTBEAT,
-    SUBPROTOCOL,
-    ProtocolError,
-    encode_direct,
-    encode_error,
-    encode_gap,
-    encode_message,
-    encode_reset,
-    parse_client_frame,
-)
+from .protocol import encode_gap, encode_message, encode_reset
 from .replay import ReplayBuffer
 
 __all__ = [
@@ -66,69 +54,16 @@ def session_cookie(session_id: str, *, secure: bool) -> str:
 
 
 class SessionConnection(Connection):
-    """A connection that belongs to a session, and speaks the protocol if it asked to.
+    """A connection that belongs to a session (one tab of a browser)."""
 
-    A protocol client's messages arrive in frames (see ``protocol.py``), what it
-    is sent directly goes as a ``direct`` frame, and its errors as ``error``
-    frames; a plain client keeps the plain exchange.
-    """
-
-    __slots__ = ("_bad_frames", "_max_bad_frames", "session", "speaks_protocol")
+    __slots__ = ("session",)
 
     session: Session  # set as it joins its session, before the logic sees it
-
-    def __init__(
-        self,
-        request: web.Request,
-        ws: web.WebSocketResponse,
-        queue_limit: int,
-        max_bad_frames: int,
-    ) -> None:
-        super().__init__(request, ws, queue_limit)
-        self.speaks_protocol = ws.ws_protocol == SUBPROTOCOL
-        self._bad_frames = 0
-        self._max_bad_frames = max_bad_frames
 
     def describe(self, peer: str | None) -> str:
         protocol = self.ws.ws_protocol or "plain"
         user = "" if self.user is None else f" user={self.user}"
         return f"session={self.session.tag} conn={self.id} peer={peer} protocol={protocol}{user}"
-
-    def unwrap(self, text: str) -> str | None:
-        """The message a protocol frame carries; None for a heartbeat or a bad frame.
-
-        A heartbeat is answered, a bad frame gets an ``error`` frame, and one bad
-        frame more than ``--max-protocol-errors`` closes the connection with 1008.
-        """
-        if not self.speaks_protocol:
-            return text
-        try:
-            frame = parse_client_frame(text)
-        except ProtocolError as error:
-            self._bad_frames += 1
-            if self._bad_frames > self._max_bad_frames:
-                self.drop(WSCloseCode.POLICY_VIOLATION, "too many bad frames")
-            else:
-                self.write(encode_error(str(error)))
-            return None
-        if frame.type == "heartbeat":
-            self.write(HEARTBEAT)
-            return None
-        return frame.data
-
-    async def send(self, message: str | bytes) -> None:
-        """Send ``message`` to this connection only: text reaches a protocol client as a
-        ``direct`` frame (not numbered, not replayed); bytes go as a binary frame."""
-        if self.speaks_protocol and isinstance(message, str):
-            message = encode_direct(message)
-        self.write(message)
-
-    def report(self, error: str) -> None:
-        self.write(encode_error(error) if self.speaks_protocol else error)
-
-    def deliver(self, seq: int | None, frame: str) -> None:
-        """Write the protocol frame of session message ``seq``."""
-        self.write(frame)
 
 
 class Session:

@@ -36,6 +36,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from ..api import Client
+from .channels import ChannelRegistry
 from .errors import StartupError
 from .protocol import encode_gap, encode_message, encode_reset
 from .proxy_out import LocalProxyOut
@@ -108,13 +109,17 @@ class RedisConnection(SessionConnection):
         self._held: list[tuple[int | None, str]] | None = None
         self._sent_up_to = 0  # the highest message number sent (or skipped as a gap)
 
-    def deliver(self, seq: int | None, frame: str) -> None:
-        """Write message number ``seq`` once: held while a replay is fetched, dropped if covered.
+    def deliver(self, seq: int | None, frame: str, channel: str | None = None) -> None:
+        """Write session message number ``seq`` once: held while a replay is fetched, dropped if
+        covered.
 
         Numbers only grow, so one that is not above the last one sent was
         replayed, or announced as a gap, already. (``None``: sent while Redis
-        was away, unnumbered.)
+        was away, unnumbered.) A channel's message goes as it is.
         """
+        if channel is not None:
+            self.write(frame)
+            return
         if self._held is not None:
             self._held.append((seq, frame))
             return
@@ -141,8 +146,10 @@ class RedisProxyOut(LocalProxyOut):
 
     connection_class = RedisConnection
 
-    def __init__(self, sessions: SessionRegistry, settings: ServerSettings) -> None:
-        super().__init__(sessions)
+    def __init__(
+        self, sessions: SessionRegistry, channels: ChannelRegistry, settings: ServerSettings
+    ) -> None:
+        super().__init__(sessions, channels)
         self._settings = settings
         self._url = _redacted(settings.redis_url)
         # Handshakes that arrive together (a reconnect storm) claim their sessions and read

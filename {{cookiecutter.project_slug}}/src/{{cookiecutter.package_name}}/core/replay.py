@@ -1,4 +1,4 @@
-"""The replay buffer: the latest messages sent to a session, so a reconnect can catch up."""
+"""The replay buffer: the latest messages of a stream (a channel), so a reconnect can catch up."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ class ReplayBuffer:
     """Keeps at most ``size`` messages, none older than ``max_age`` seconds, by sequence number.
 
     It holds the text, not the encoded frame: most messages are never replayed,
-    so they are encoded when they are (and a session of plain clients never
-    encodes at all). The deque is made on the first message, since most idle
-    sessions never get one.
+    so they are encoded when they are (and a stream only plain clients follow
+    never encodes at all). The deque is made on the first message, since most
+    idle streams never get one.
     """
 
     __slots__ = ("_entries", "_max_age", "_size")
