@@ -335,7 +335,8 @@ def test_a_page_opened_with_a_token_connects(page: Page) -> None:
 
 
 def test_policy_violation_is_not_retried(page: Page) -> None:
-    with running_server("--rate-limit", "0.001", "--rate-burst", "1", logic="Echo") as server:
+    # The burst allows two frames: the page's subscribe to its channel, and one message.
+    with running_server("--rate-limit", "0.001", "--rate-burst", "2", logic="Echo") as server:
         connect_page(page, server)
         page.click("#sendMessage")
         page.click("#sendMessage")  # over the rate limit: closed with 1008
@@ -568,14 +569,18 @@ def test_a_stream_client_of_ones_own_follows_and_leaves_a_channel(
     page.evaluate(
         """() => {
             window.received = [];
+            window.logged = [];
             window.record = (data, {channel, seq}) => received.push([channel, seq, data]);
-            window.client = new StreamClient("/ws");
+            window.client = new StreamClient("/ws", {onLog: (line) => logged.push(line)});
             client.subscribe("room:1", record);
+            client.subscribe("no spaces", record);  // not a channel name: refused
             client.connect();
         }"""
     )
     page.wait_for_function("client.channels.includes('room:1')")
     assert page.evaluate("client.state") == "connected"
+    page.wait_for_function("logged.some(line => line.startsWith('[no spaces] Error from server'))")
+    assert page.evaluate("client.channels") == ["room:1"]
     assert page.evaluate("client.publish('room:1', 'one')") is True
     page.wait_for_function("received.length === 1")
     page.evaluate("client.unsubscribe('room:1')")
