@@ -566,9 +566,11 @@ window.addEventListener("load", () => {
     });
     stream.subscribe(NOTIFICATIONS, showMessage);
 
-    // The page's own ?token= goes on to the websocket.
+    // Same host and port as the page, wss: when the page came over https:; the page's own ?token=
+    // goes on to the websocket.
     function socketUrl() {
-        const url = new URL("/ws", location.href);
+        const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+        const url = new URL(`${scheme}//${location.host}/ws`);
         const token = new URLSearchParams(location.search).get("token");
         if (token !== null) {
             url.searchParams.set("token", token);
