@@ -285,3 +285,37 @@ async def test_a_channel_nobody_follows_keeps_nothing() -> None:
 @pytest.fixture
 def app_with_echo() -> web.Application:
     return create_app(Settings(port=0), Echo)
+
+
+SECRET = "publish-secret"
+
+
+async def test_a_backend_publishes_over_http_with_the_secret(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    settings = Settings(port=0, publish_secret=SECRET, max_message_size=100)
+    client = await aiohttp_client(create_app(settings, Echo))
+    ws = await protocol_client(client)
+    await subscribe(ws, "prices")
+    bearer = {"Authorization": f"Bearer {SECRET}"}
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": SECRET}):
+        refused = await client.post("/channels/prices", data="forged", headers=headers)
+        assert refused.status == 401
+        assert refused.headers["WWW-Authenticate"] == "Bearer"
+    assert (await client.post("/channels/bad%20name", data="x", headers=bearer)).status == 400
+    assert (await client.post("/channels/prices", data=b"\xff", headers=bearer)).status == 400
+    assert (await client.post("/channels/prices", data="x" * 101, headers=bearer)).status == 413
+    published = await client.post("/channels/prices", data="price 42", headers=bearer)
+    assert published.status == 204
+    assert await frame_of(ws) == {
+        "type": "message",
+        "channel": "prices",
+        "seq": 1,
+        "data": "price 42",
+    }  # and nothing of the refused ones before it
+
+
+async def test_publishing_over_http_is_off_without_a_secret(aiohttp_client: AiohttpClient) -> None:
+    client = await aiohttp_client(create_app(Settings(port=0), Echo))
+    response = await client.post("/channels/prices", data="x", headers={"Authorization": "Bearer "})
+    assert response.status == 404
