@@ -45,6 +45,7 @@ ALWAYS = (
     "src/{package}/core/proxies.py",
     "src/{package}/core/proxy_in.py",
     "src/{package}/core/proxy_out.py",
+    "src/{package}/core/publishing.py",
     "src/{package}/core/reload.py",
     "src/{package}/core/replay.py",
     "src/{package}/core/routes.py",

@@ -13,6 +13,8 @@ import asyncio
 import json
 import os
 import random
+import re
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +37,8 @@ TIMEOUT = 10.0  # seconds any one frame may take
 STREAM_LENGTH = 1000  # messages per channel
 STREAM_INTERVAL = "0.002"  # seconds between rounds (one message on each channel)
 CUTS = 5
+SLOW_RECEIVE_BUFFER = 4096  # the slow follower's socket: small, so it really stops reading
+SLOW_DROPPED = re.compile(r"close .*code=1013 reason='send queue overflow")
 
 
 @dataclass
@@ -150,6 +154,27 @@ async def test_subscribing_since_a_position_replays_the_channels_recent_past() -
             frames = [json.loads(await asyncio.wait_for(later.recv(), TIMEOUT)) for _ in range(4)]
     assert frames[0] == {"type": "subscribed", "channel": "room", "seq": 5}
     assert [(frame["seq"], frame["data"]) for frame in frames[1:]] == expected("room", range(3, 6))
+
+
+async def test_a_follower_that_cannot_keep_up_is_dropped_and_the_others_get_everything() -> None:
+    count = 5000
+    with running_server("--send-queue-bytes", "16384", logic="Streams") as server:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SLOW_RECEIVE_BUFFER)
+        sock.connect(("127.0.0.1", server.port))
+        slow = await connect(server.ws_url, sock=sock, subprotocols=PAGE, max_queue=1)
+        await slow.recv()  # welcome; from here on it reads nothing
+        await slow.send(json.dumps({"type": "subscribe", "channel": "room"}))
+        follower = Follower(server.ws_url, ("room",))
+        await follower.connect()
+        await follower.read(0)
+        await asyncio.sleep(0.2)  # both subscriptions are in before the stream starts
+        await send_and_wait(server.ws_url, f"stream {count} 0 room")
+        await follower.read(count)
+        log = server.log()
+        slow.transport.abort()
+    assert follower.received["room"] == expected("room", range(1, count + 1))
+    assert SLOW_DROPPED.search(log), log
 
 
 async def refuse_secrets(client: Client, channel: str, action: str) -> bool:
