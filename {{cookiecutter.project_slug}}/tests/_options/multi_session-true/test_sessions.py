@@ -16,20 +16,15 @@ import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.typing import Subprotocol
 
 from {{ cookiecutter.package_name }} import Settings, create_app
-from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
 from {{ cookiecutter.package_name }}.core.sessions import SESSION_COOKIE
 from {{ cookiecutter.package_name }}.core.state import MEMBERS, PROXY_OUT
 from {{ cookiecutter.package_name }}.testing import serving
 
 from .apps import Echo
 from .running_server import ServerProcess, running_server
-
-REPLY_TIMEOUT = 5
-SILENCE = 0.3  # how long a client must hear nothing to count as "got nothing"
-PAGE = [Subprotocol(SUBPROTOCOL)]
+from .support import PAGE, REPLY_TIMEOUT, SILENCE
 
 
 def session_cookie(ws: ClientConnection) -> SimpleCookie:
