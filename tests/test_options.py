@@ -63,6 +63,7 @@ ALWAYS = (
     "tests/conftest.py",
     "tests/running_server.py",
     "tests/serve.py",
+    "tests/support.py",
     "tests/test_api.py",
     "tests/test_auth.py",
     "tests/test_bench.py",
