@@ -38,6 +38,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from {{ cookiecutter.package_name }}.app.settings import NOTIFICATIONS
+from {{ cookiecutter.package_name }}.core.channels import ChannelOut, ChannelRegistry
 from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
 
 __all__ = ["main"]
@@ -47,6 +48,8 @@ PROJECT = Path(__file__).parent.parent  # where ``python -m tests.serve`` finds 
 STARTUP_TIMEOUT = 10.0
 FANOUT_INTERVAL = 0.002  # seconds between broadcasts
 FANOUT_SIZE = 100  # bytes per broadcast message
+MAX_CHANNELS_PER_CLIENT = 100  # --max-channels-per-client's default
+STREAM_ROUNDS = 1_000_000  # more than any measurement reads: the server is stopped after it
 
 
 @dataclass
@@ -120,6 +123,47 @@ async def _count_until(ws: ClientConnection, deadline: float) -> int:
             break
         received += 1
     return received
+
+
+async def channel_fan_out(url: str, channels: int, followers: int, duration: float) -> float:
+    """Messages per second delivered when ``channels`` channels of ``followers`` each stream.
+
+    Each client follows up to 100 of them (a client's limit), so there are
+    ``channels * followers / 100`` clients; the tests' ``Streams`` logic
+    publishes on every channel in turn, as fast as it can.
+    """
+    names = [f"c{index}" for index in range(channels)]
+    per_client = min(MAX_CHANNELS_PER_CLIENT, channels)
+    clients = []
+    for index in range(channels * followers // per_client):
+        ws = await connect(url, max_queue=None, subprotocols=[Subprotocol(SUBPROTOCOL)])
+        await ws.recv()  # welcome
+        for offset in range(per_client):
+            channel = names[(index * per_client + offset) % channels]
+            await ws.send(json.dumps({"type": "subscribe", "channel": channel}))
+        for _ in range(per_client):
+            await ws.recv()  # subscribed
+        clients.append(ws)
+    async with connect(url) as publisher:
+        await publisher.send(f"stream {STREAM_ROUNDS} 0 {' '.join(names)}")
+        deadline = time.perf_counter() + duration
+        counts = await asyncio.gather(*(_count_until(ws, deadline) for ws in clients))
+    for ws in clients:
+        ws.transport.abort()
+    return sum(counts) / duration
+
+
+async def unfollowed_publish_ns(count: int = 200_000) -> float:
+    """What a publish on a channel nobody follows costs, in nanoseconds (in this process)."""
+    out = ChannelOut(
+        ChannelRegistry(
+            history_size=1000, history_age=60, max_channels=1, max_per_client=1, max_subscribers=1
+        )
+    )
+    start = time.perf_counter()
+    for _ in range(count):
+        await out.publish("nobody", "lost")
+    return (time.perf_counter() - start) / count * 1e9
 
 
 async def connects(url: str, workers: int, duration: float) -> float:
@@ -218,6 +262,14 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--fanout-connections", type=int, default=100)
     parser.add_argument("--connect-workers", type=int, default=20)
     parser.add_argument("--idle-connections", type=int, default=1000)
+    parser.add_argument(
+        "--channels",
+        type=int,
+        default=0,
+        help="also stream this many channels at once (e.g. 1000; 0: not measured), served by"
+        " the tests' Streams logic, and time a publish on a channel nobody follows",
+    )
+    parser.add_argument("--channel-followers", type=int, default=10, help="followers per channel")
     return parser.parse_args(argv)
 
 
@@ -258,6 +310,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     streaming = ("--notify-interval", str(FANOUT_INTERVAL), "--notify-size", str(FANOUT_SIZE))
     with started_server(*streaming, logic=args.logic) as (url, _):
         asyncio.run(_measure_fan_out(url, args))
+    if args.channels:
+        with started_server(logic="Streams") as (url, _):
+            asyncio.run(_measure_channels(url, args))
+
+
+async def _measure_channels(url: str, args: argparse.Namespace) -> None:
+    channels, followers = args.channels, args.channel_followers
+    rate = await channel_fan_out(url, channels, followers, args.duration)
+    print(f"channels, {channels} x {followers} followers: {rate:>9.0f} messages/s delivered")
+    print(f"publish on a channel nobody follows: {await unfollowed_publish_ns():>6.0f} ns")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,17 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from .support import free_port as free_port  # re-exported: where the tests used to find it
+
 STARTUP_TIMEOUT = 10.0
 STARTUP_POLL = 0.02
 LISTENING = "started websocket server at"
 PROJECT = Path(__file__).parent.parent  # where ``python -m tests.serve`` finds the tests
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class ServerLog:

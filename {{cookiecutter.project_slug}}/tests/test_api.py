@@ -21,8 +21,7 @@ from {{ cookiecutter.package_name }}.api import Client, ProxyOut
 {%- endif %}
 from {{ cookiecutter.package_name }}.core.state import LOGIC
 
-TIMEOUT = 5.0
-SILENCE = 0.3  # how long a client must hear nothing to count as "got nothing"
+from .support import REPLY_TIMEOUT, SILENCE{% if cookiecutter.multi_session %}, received_frame{% endif %}
 
 
 class Recorder:
@@ -81,7 +80,7 @@ async def assert_silent(ws: ClientWebSocketResponse) -> None:
 
 
 async def wait_for(condition: Callable[[], bool]) -> None:
-    for _ in range(int(TIMEOUT / 0.01)):
+    for _ in range(int(REPLY_TIMEOUT / 0.01)):
         if condition():
             return
         await asyncio.sleep(0.01)
@@ -92,7 +91,7 @@ async def test_a_reply_reaches_the_sender_only(aiohttp_client: AiohttpClient) ->
     client = await aiohttp_client(create_app(Settings(port=0), Recorder))
     async with client.ws_connect("/ws") as sender, client.ws_connect("/ws") as other:
         await sender.send_str("reply hello")
-        assert await sender.receive_str(timeout=TIMEOUT) == "hello"
+        assert await sender.receive_str(timeout=REPLY_TIMEOUT) == "hello"
         await assert_silent(other)  # {% if cookiecutter.multi_session %}the same session (one cookie), another tab{% else %}another client{% endif %}
 
 
@@ -106,7 +105,7 @@ async def test_broadcast_can_leave_the_sender_out(aiohttp_client: AiohttpClient)
 {%- endif %}
     async with client.ws_connect("/ws") as sender, others.ws_connect("/ws") as other:
         await sender.send_str("all-but-me news")
-        assert await other.receive_str(timeout=TIMEOUT) == "news"
+        assert await other.receive_str(timeout=REPLY_TIMEOUT) == "news"
         await assert_silent(sender)
 
 
@@ -115,10 +114,10 @@ async def test_client_data_lasts_as_long_as_the_connection(aiohttp_client: Aioht
     async with client.ws_connect("/ws") as ws:
         await ws.send_str("remember alice")
         await ws.send_str("recall")
-        assert await ws.receive_str(timeout=TIMEOUT) == "alice"
+        assert await ws.receive_str(timeout=REPLY_TIMEOUT) == "alice"
     async with client.ws_connect("/ws") as ws:  # a new connection: a new client
         await ws.send_str("recall")
-        assert await ws.receive_str(timeout=TIMEOUT) == "None"
+        assert await ws.receive_str(timeout=REPLY_TIMEOUT) == "None"
 
 
 async def test_a_failing_on_connect_closes_that_client_with_1011(
@@ -126,7 +125,7 @@ async def test_a_failing_on_connect_closes_that_client_with_1011(
 ) -> None:
     client = await aiohttp_client(create_app(Settings(port=0), FailsToConnect))
     async with client.ws_connect("/ws") as ws:
-        message = await ws.receive(timeout=TIMEOUT)
+        message = await ws.receive(timeout=REPLY_TIMEOUT)
     assert message.type is WSMsgType.CLOSE
     assert message.data == 1011
 {%- if cookiecutter.multi_session %}
@@ -137,9 +136,9 @@ async def test_session_data_is_shared_by_the_tabs(aiohttp_client: AiohttpClient)
     async with client.ws_connect("/ws") as first, client.ws_connect("/ws") as second:
         await first.send_str("remember-for-session blue")
         await first.send_str("recall-for-session")
-        assert await first.receive_str(timeout=TIMEOUT) == "blue"
+        assert await first.receive_str(timeout=REPLY_TIMEOUT) == "blue"
         await second.send_str("recall-for-session")
-        assert await second.receive_str(timeout=TIMEOUT) == "blue"
+        assert await second.receive_str(timeout=REPLY_TIMEOUT) == "blue"
 
 
 async def test_disconnect_is_at_once_and_the_session_ends_after_the_grace(
@@ -167,13 +166,13 @@ async def test_disconnect_is_at_once_and_the_session_ends_after_the_grace(
 async def test_a_direct_message_is_not_numbered_nor_replayed(aiohttp_client: AiohttpClient) -> None:
     client = await aiohttp_client(create_app(Settings(port=0), Recorder))
     ws = await client.ws_connect("/ws", protocols=(SUBPROTOCOL,))
-    assert json.loads(await ws.receive_str(timeout=TIMEOUT))["type"] == "welcome"
+    assert (await received_frame(ws))["type"] == "welcome"
     await ws.send_str(json.dumps({"type": "message", "data": "reply for this tab"}))
-    reply = json.loads(await ws.receive_str(timeout=TIMEOUT))
+    reply = await received_frame(ws)
     assert reply == {"type": "direct", "data": "for this tab"}
     await ws.close()
     resumed = await client.ws_connect("/ws?last_seq=0", protocols=(SUBPROTOCOL,))
-    welcome = json.loads(await resumed.receive_str(timeout=TIMEOUT))
+    welcome = await received_frame(resumed)
     assert welcome["seq"] == 0  # nothing numbered was sent: nothing to replay
     await assert_silent(resumed)
     await resumed.close()
@@ -194,15 +193,15 @@ async def test_a_logic_with_on_binary_is_handed_bytes_and_sends_bytes(
     client = await aiohttp_client(create_app(settings, BinaryEcho))
     async with client.ws_connect("/ws") as ws:
         await ws.send_bytes(b"\x00\x01\xff")
-        assert await ws.receive_bytes(timeout=TIMEOUT) == b"\xff\x01\x00"
+        assert await ws.receive_bytes(timeout=REPLY_TIMEOUT) == b"\xff\x01\x00"
     async with client.ws_connect("/ws") as ws:  # counted by the same size limit
         await ws.send_bytes(bytes(17))
-        message = await ws.receive(timeout=TIMEOUT)
+        message = await ws.receive(timeout=REPLY_TIMEOUT)
         assert (message.type, message.data) == (WSMsgType.CLOSE, 1009)
     async with client.ws_connect("/ws") as ws:  # and by the same rate limit
         for _ in range(3):
             await ws.send_bytes(b"x")
-        replies = [await ws.receive(timeout=TIMEOUT) for _ in range(3)]
+        replies = [await ws.receive(timeout=REPLY_TIMEOUT) for _ in range(3)]
         assert [reply.type for reply in replies] == [WSMsgType.BINARY] * 2 + [WSMsgType.CLOSE]
         assert replies[-1].data == 1008
 
@@ -213,5 +212,5 @@ async def test_a_logic_without_on_binary_refuses_binary_with_1003(
     client = await aiohttp_client(create_app(Settings(port=0), Recorder))
     async with client.ws_connect("/ws") as ws:
         await ws.send_bytes(b"\x00")
-        message = await ws.receive(timeout=TIMEOUT)
+        message = await ws.receive(timeout=REPLY_TIMEOUT)
     assert (message.type, message.data) == (WSMsgType.CLOSE, 1003)

@@ -30,9 +30,9 @@ from {{ cookiecutter.package_name }}.settings import (
 )
 
 from .running_server import ServerProcess, running_server
+from .support import REPLY_TIMEOUT
 
 SECRET = "test-secret"
-TIMEOUT = 5.0
 
 
 def with_secret(secret: str = SECRET) -> Settings:
@@ -122,7 +122,7 @@ def guarded() -> Iterator[ServerProcess]:
 
 async def assert_refused_with_401(server: ServerProcess, url: str) -> None:
     with pytest.raises(InvalidStatus) as refused:
-        await connect(url, open_timeout=TIMEOUT)
+        await connect(url, open_timeout=REPLY_TIMEOUT)
     assert refused.value.response.status_code == 401
     assert refused.value.response.headers["WWW-Authenticate"] == "Bearer"
 
@@ -145,7 +145,7 @@ async def test_a_header_that_is_not_utf8_is_refused_with_401(guarded: ServerProc
     reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
     token = sign("alice").encode()
     writer.write(b"GET /ws HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + b"\xff\r\n\r\n")
-    status_line = await asyncio.wait_for(reader.readline(), TIMEOUT)
+    status_line = await asyncio.wait_for(reader.readline(), REPLY_TIMEOUT)
     writer.close()
     await writer.wait_closed()
     assert status_line.startswith(b"HTTP/1.1 401 "), status_line
@@ -153,7 +153,7 @@ async def test_a_header_that_is_not_utf8_is_refused_with_401(guarded: ServerProc
 
 async def wait_for_close_line(server: ServerProcess, user: str) -> str:
     pattern = re.compile(rf"close .*conn=\d+ .*user={re.escape(user)} code=1000 .*")
-    deadline = time.monotonic() + TIMEOUT
+    deadline = time.monotonic() + REPLY_TIMEOUT
     while time.monotonic() < deadline:
         if match := pattern.search(server.log()):
             return match.group()
@@ -166,7 +166,7 @@ async def test_a_good_token_in_the_query_connects_and_logs_its_user(
 ) -> None:
     async with connect(f"{guarded.ws_url}?token={sign('alice')}") as ws:
         await ws.send("hello")
-        assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "hello"
+        assert await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT) == "hello"
     await wait_for_close_line(guarded, "alice")
 
 
@@ -174,7 +174,7 @@ async def test_a_good_token_in_the_authorization_header_connects(guarded: Server
     bearer = {"Authorization": f"Bearer {sign('bob')}"}
     async with connect(guarded.ws_url, additional_headers=bearer) as ws:
         await ws.send("hello")
-        assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "hello"
+        assert await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT) == "hello"
     await wait_for_close_line(guarded, "bob")
 
 
@@ -182,7 +182,7 @@ def plain_get(url: str, headers: Mapping[str, str] | None = None) -> tuple[int, 
     """A GET without an upgrade, which /ws answers with an error: its status, Upgrade and text."""
     request = urllib.request.Request(url, headers=dict(headers or {}))
     with pytest.raises(urllib.error.HTTPError) as answered:
-        urllib.request.urlopen(request, timeout=TIMEOUT).close()
+        urllib.request.urlopen(request, timeout=REPLY_TIMEOUT).close()
     with answered.value as error:
         return error.code, error.headers.get("Upgrade", ""), error.read().decode()
 
@@ -201,12 +201,12 @@ def test_a_plain_get_from_a_foreign_origin_is_forbidden(guarded: ServerProcess) 
 
 def get_page(url: str, headers: Mapping[str, str]) -> None:
     request = urllib.request.Request(url, headers=dict(headers))
-    urllib.request.urlopen(request, timeout=TIMEOUT).close()
+    urllib.request.urlopen(request, timeout=REPLY_TIMEOUT).close()
 
 
 async def wait_for_log(server: ServerProcess, text: str) -> str:
     """The server's log, once it holds ``text`` (the access log is written after the answer)."""
-    deadline = time.monotonic() + TIMEOUT
+    deadline = time.monotonic() + REPLY_TIMEOUT
     while text not in server.log():
         assert time.monotonic() < deadline, f"not logged: {text}\n{server.log()}"
         await asyncio.sleep(0.02)
@@ -216,7 +216,7 @@ async def wait_for_log(server: ServerProcess, text: str) -> str:
 async def test_the_access_log_hides_tokens(guarded: ServerProcess) -> None:
     token = sign("dave")
     with pytest.raises(InvalidStatus):
-        await connect(f"{guarded.ws_url}?token={token}x", open_timeout=TIMEOUT)
+        await connect(f"{guarded.ws_url}?token={token}x", open_timeout=REPLY_TIMEOUT)
     page = f"{guarded.http_url}/?token={token}"
     await asyncio.to_thread(get_page, page, {"Referer": page})
     log = await wait_for_log(guarded, '"GET /?token=- HTTP/1.1" 200 ')
@@ -228,7 +228,7 @@ async def test_the_access_log_hides_tokens(guarded: ServerProcess) -> None:
 async def test_without_a_secret_a_client_without_a_token_connects(server: ServerProcess) -> None:
     async with connect(server.ws_url) as ws:
         await ws.send("hello")
-        assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "hello"
+        assert await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT) == "hello"
     status, _, _ = await asyncio.to_thread(plain_get, server.http_url + "/ws")
     assert status == 426
     log = await wait_for_log(server, "close ")

@@ -20,6 +20,7 @@ def test_benchmark_prints_every_figure() -> None:
     arguments = [
         *("--duration", "0.3", "--connections", "1,5", "--connect-workers", "2"),
         *("--idle-connections", "20", "--fanout-connections", "5", "--logic", "Echo"),
+        *("--channels", "20", "--channel-followers", "2"),
     ]
     finished = subprocess.run(
         [sys.executable, str(BENCH), *arguments],
@@ -38,9 +39,11 @@ def test_benchmark_prints_every_figure() -> None:
         rf"connects, 2 loops:{FIGURE}/s",
         rf"fan-out, 5 connections:{FIGURE} messages/s delivered",
         rf"memory, 20 idle connections:{FIGURE} KiB each",
+        rf"channels, 20 x 2 followers:{FIGURE} messages/s delivered",
+        rf"publish on a channel nobody follows:{FIGURE} ns",
     ]
     for figure in figures:
         assert re.search(figure, printed), (figure, printed)
     rates = [float(rate) for rate in re.findall(r":\s+([0-9.]+)(?:/s| messages/s)", printed)]
-    assert len(rates) == len(figures) - 1, printed  # every figure but memory is a rate
+    assert len(rates) == len(figures) - 2, printed  # but memory and a publish's cost
     assert all(rate > 0 for rate in rates), printed

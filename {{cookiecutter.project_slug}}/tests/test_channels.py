@@ -13,6 +13,8 @@ import asyncio
 import json
 import os
 import random
+import re
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +22,6 @@ import pytest
 from aiohttp import ClientWebSocketResponse, web
 from pytest_aiohttp import AiohttpClient
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.typing import Subprotocol
 
 from {{ cookiecutter.package_name }} import Settings, create_app
 from {{ cookiecutter.package_name }}.api import Client
@@ -29,12 +30,14 @@ from {{ cookiecutter.package_name }}.core.state import PROXY_OUT
 
 from .apps import Echo, Streams
 from .running_server import running_server
+from .support import PAGE, next_frame, received_frame
 
-PAGE = [Subprotocol(SUBPROTOCOL)]
 TIMEOUT = 10.0  # seconds any one frame may take
 STREAM_LENGTH = 1000  # messages per channel
 STREAM_INTERVAL = "0.002"  # seconds between rounds (one message on each channel)
 CUTS = 5
+SLOW_RECEIVE_BUFFER = 4096  # the slow follower's socket: small, so it really stops reading
+SLOW_DROPPED = re.compile(r"close .*code=1013 reason='send queue overflow")
 
 
 @dataclass
@@ -69,8 +72,7 @@ class Follower:
 
     async def _frame(self) -> dict[str, Any]:
         assert self.ws is not None
-        frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), TIMEOUT))
-        return frame
+        return await next_frame(self.ws, TIMEOUT)
 
     def _record(self, frame: dict[str, Any]) -> None:
         channel = frame.get("channel")
@@ -147,29 +149,45 @@ async def test_subscribing_since_a_position_replays_the_channels_recent_past() -
         async with connect(server.ws_url, subprotocols=PAGE) as later:
             await later.recv()  # welcome
             await later.send(json.dumps({"type": "subscribe", "channel": "room", "since": 2}))
-            frames = [json.loads(await asyncio.wait_for(later.recv(), TIMEOUT)) for _ in range(4)]
+            frames = [await next_frame(later, TIMEOUT) for _ in range(4)]
     assert frames[0] == {"type": "subscribed", "channel": "room", "seq": 5}
     assert [(frame["seq"], frame["data"]) for frame in frames[1:]] == expected("room", range(3, 6))
+
+
+async def test_a_follower_that_cannot_keep_up_is_dropped_and_the_others_get_everything() -> None:
+    count = 5000
+    with running_server("--send-queue-bytes", "16384", logic="Streams") as server:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SLOW_RECEIVE_BUFFER)
+        sock.connect(("127.0.0.1", server.port))
+        slow = await connect(server.ws_url, sock=sock, subprotocols=PAGE, max_queue=1)
+        await slow.recv()  # welcome; from here on it reads nothing
+        await slow.send(json.dumps({"type": "subscribe", "channel": "room"}))
+        follower = Follower(server.ws_url, ("room",))
+        await follower.connect()
+        await follower.read(0)
+        await asyncio.sleep(0.2)  # both subscriptions are in before the stream starts
+        await send_and_wait(server.ws_url, f"stream {count} 0 room")
+        await follower.read(count)
+        log = server.log()
+        slow.transport.abort()
+    assert follower.received["room"] == expected("room", range(1, count + 1))
+    assert SLOW_DROPPED.search(log), log
 
 
 async def refuse_secrets(client: Client, channel: str, action: str) -> bool:
     return not channel.startswith("secret")
 
 
-async def frame_of(ws: ClientWebSocketResponse) -> dict[str, Any]:
-    frame: dict[str, Any] = json.loads(await ws.receive_str(timeout=TIMEOUT))
-    return frame
-
-
 async def protocol_client(client: Any) -> ClientWebSocketResponse:
     ws: ClientWebSocketResponse = await client.ws_connect("/ws", protocols=(SUBPROTOCOL,))
-    assert (await frame_of(ws))["type"] == "welcome"
+    assert (await received_frame(ws))["type"] == "welcome"
     return ws
 
 
 async def subscribe(ws: ClientWebSocketResponse, channel: str) -> dict[str, Any]:
     await ws.send_str(json.dumps({"type": "subscribe", "channel": channel}))
-    return await frame_of(ws)
+    return await received_frame(ws)
 
 
 async def test_an_unauthorised_subscribe_is_an_error_and_gets_nothing_of_the_channel(
@@ -187,11 +205,11 @@ async def test_an_unauthorised_subscribe_is_an_error_and_gets_nothing_of_the_cha
     assert await subscribe(ws, "news") == {"type": "subscribed", "channel": "news", "seq": 0}
     await app[PROXY_OUT].publish("secret-plans", "the plans")
     await app[PROXY_OUT].publish("news", "headline")
-    assert (await frame_of(ws))["data"] == "headline"  # and nothing of the secret before it
+    assert (await received_frame(ws))["data"] == "headline"  # and nothing of the secret before it
     await ws.send_str(json.dumps({"type": "publish", "channel": "secret-x", "data": "leak"}))
-    assert (await frame_of(ws))["error"] == "not allowed to publish"
+    assert (await received_frame(ws))["error"] == "not allowed to publish"
     await ws.send_str(json.dumps({"type": "message", "data": "still here"}))
-    assert await frame_of(ws) == {"type": "direct", "data": "still here"}
+    assert await received_frame(ws) == {"type": "direct", "data": "still here"}
 
 
 @pytest.mark.parametrize(
@@ -229,7 +247,7 @@ async def test_a_client_follows_at_most_its_limit_of_channels(
         "channel": "three",
     }
     await ws.send_str(json.dumps({"type": "unsubscribe", "channel": "one"}))
-    assert await frame_of(ws) == {"type": "unsubscribed", "channel": "one"}
+    assert await received_frame(ws) == {"type": "unsubscribed", "channel": "one"}
     assert (await subscribe(ws, "three"))["type"] == "subscribed"
 
 
@@ -252,8 +270,8 @@ async def test_what_a_client_publishes_reaches_the_channels_followers(
     await subscribe(bob, "chat")
     await bob.send_str(json.dumps({"type": "publish", "channel": "chat", "data": "hi"}))
     expected_frame = {"type": "message", "channel": "chat", "seq": 1, "data": "hi"}
-    assert await frame_of(alice) == expected_frame
-    assert await frame_of(bob) == expected_frame
+    assert await received_frame(alice) == expected_frame
+    assert await received_frame(bob) == expected_frame
 
 
 async def test_the_logic_subscribes_and_unsubscribes_a_client(
@@ -262,18 +280,18 @@ async def test_the_logic_subscribes_and_unsubscribes_a_client(
     client = await aiohttp_client(app_with_echo)
     ws = await protocol_client(client)
     await ws.send_str(json.dumps({"type": "message", "data": "hello"}))
-    await frame_of(ws)  # the echo: now the client is known to the server
+    await received_frame(ws)  # the echo: now the client is known to the server
     out = app_with_echo[PROXY_OUT]
     (connection,) = out.connections()
     await out.subscribe(connection, "updates")
-    assert await frame_of(ws) == {"type": "subscribed", "channel": "updates", "seq": 0}
+    assert await received_frame(ws) == {"type": "subscribed", "channel": "updates", "seq": 0}
     await out.publish("updates", "one")
-    assert (await frame_of(ws))["data"] == "one"
+    assert (await received_frame(ws))["data"] == "one"
     await out.unsubscribe(connection, "updates")
-    assert await frame_of(ws) == {"type": "unsubscribed", "channel": "updates"}
+    assert await received_frame(ws) == {"type": "unsubscribed", "channel": "updates"}
     await out.publish("updates", "two")
     await ws.send_str(json.dumps({"type": "message", "data": "after"}))
-    assert await frame_of(ws) == {"type": "direct", "data": "after"}  # not "two" first
+    assert await received_frame(ws) == {"type": "direct", "data": "after"}  # not "two" first
 
 
 async def test_a_channel_nobody_follows_keeps_nothing() -> None:
@@ -285,3 +303,37 @@ async def test_a_channel_nobody_follows_keeps_nothing() -> None:
 @pytest.fixture
 def app_with_echo() -> web.Application:
     return create_app(Settings(port=0), Echo)
+
+
+SECRET = "publish-secret"
+
+
+async def test_a_backend_publishes_over_http_with_the_secret(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    settings = Settings(port=0, publish_secret=SECRET, max_message_size=100)
+    client = await aiohttp_client(create_app(settings, Echo))
+    ws = await protocol_client(client)
+    await subscribe(ws, "prices")
+    bearer = {"Authorization": f"Bearer {SECRET}"}
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": SECRET}):
+        refused = await client.post("/channels/prices", data="forged", headers=headers)
+        assert refused.status == 401
+        assert refused.headers["WWW-Authenticate"] == "Bearer"
+    assert (await client.post("/channels/bad%20name", data="x", headers=bearer)).status == 400
+    assert (await client.post("/channels/prices", data=b"\xff", headers=bearer)).status == 400
+    assert (await client.post("/channels/prices", data="x" * 101, headers=bearer)).status == 413
+    published = await client.post("/channels/prices", data="price 42", headers=bearer)
+    assert published.status == 204
+    assert await received_frame(ws) == {
+        "type": "message",
+        "channel": "prices",
+        "seq": 1,
+        "data": "price 42",
+    }  # and nothing of the refused ones before it
+
+
+async def test_publishing_over_http_is_off_without_a_secret(aiohttp_client: AiohttpClient) -> None:
+    client = await aiohttp_client(create_app(Settings(port=0), Echo))
+    response = await client.post("/channels/prices", data="x", headers={"Authorization": "Bearer "})
+    assert response.status == 404

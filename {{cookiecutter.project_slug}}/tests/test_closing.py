@@ -16,8 +16,8 @@ from {{ cookiecutter.package_name }} import Settings, create_app
 
 from .apps import Echo
 from .running_server import running_server
+from .support import REPLY_TIMEOUT
 
-TIMEOUT = 5.0
 MAX_MESSAGE_SIZE = 16
 CLOSE_LINE = re.compile(r"close .*conn=1 .*code=(?P<code>\S+) reason=(?P<reason>.*)")
 # Client frames, written raw: masked (with a zero mask), as a client's must be.
@@ -46,7 +46,7 @@ async def test_what_was_queued_goes_out_before_the_answer_to_a_close(
     closing = asyncio.create_task(ws.close())
     await asyncio.sleep(0.2)  # the close reaches the server while its replies are queued
     ws.transport.resume_reading()
-    received = await asyncio.wait_for(read_to_the_close(ws), TIMEOUT)
+    received = await asyncio.wait_for(read_to_the_close(ws), REPLY_TIMEOUT)
     await closing
     assert received == [REPLY] * REPLIES
     assert ws.close_code == 1000
@@ -134,7 +134,7 @@ async def test_the_close_line_logs_the_code_on_the_wire(action: Action, code: st
 
 
 async def wait_for_close_line(log: Callable[[], str]) -> re.Match[str]:
-    for _ in range(int(TIMEOUT / 0.02)):
+    for _ in range(int(REPLY_TIMEOUT / 0.02)):
         if match := CLOSE_LINE.search(log()):
             return match
         await asyncio.sleep(0.02)

@@ -34,8 +34,8 @@ from {{ cookiecutter.package_name }}.core.protocol import (
 {%- endif %}
 
 from .running_server import ServerProcess, running_server
+from .support import REPLY_TIMEOUT
 
-REPLY_TIMEOUT = 5.0
 MAX_MESSAGE_SIZE = 64 * 1024  # the server's default --max-message-size
 # The close codes the README documents for bad input: binary frame, invalid UTF-8, too many bad
 # frames, too big.

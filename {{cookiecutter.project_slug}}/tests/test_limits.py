@@ -20,15 +20,14 @@ from {{ cookiecutter.package_name }}.core.proxy_in import INTERNAL_ERROR
 
 from .apps import FAILURE, Echo, Failing
 from .running_server import ServerProcess
-
-TIMEOUT = 5
+from .support import REPLY_TIMEOUT
 
 
 async def assert_closed_with(ws: ClientWebSocketResponse, code: int) -> str:
     """Read until the close frame; return its reason."""
-    message = await ws.receive(timeout=TIMEOUT)
+    message = await ws.receive(timeout=REPLY_TIMEOUT)
     while message.type is WSMsgType.TEXT:
-        message = await ws.receive(timeout=TIMEOUT)
+        message = await ws.receive(timeout=REPLY_TIMEOUT)
     assert message.type is WSMsgType.CLOSE
     assert message.data == code
     return str(message.extra)
@@ -38,14 +37,14 @@ async def assert_serves_another(client: TestClient[web.Request, web.Application]
     """Another client is served as usual (the apps here serve Echo)."""
     async with client.ws_connect("/ws") as bystander:
         await bystander.send_str("hello")
-        assert await bystander.receive_str(timeout=TIMEOUT) == "hello"
+        assert await bystander.receive_str(timeout=REPLY_TIMEOUT) == "hello"
 
 
 async def test_oversized_message_closes_with_1009(aiohttp_client: AiohttpClient) -> None:
     client = await aiohttp_client(create_app(Settings(port=0, max_message_size=1024), Echo))
     async with client.ws_connect("/ws") as ws:
         await ws.send_str("x" * 1024)
-        assert await ws.receive_str(timeout=TIMEOUT) == "x" * 1024
+        assert await ws.receive_str(timeout=REPLY_TIMEOUT) == "x" * 1024
         await ws.send_str("x" * 1025)
         await assert_closed_with(ws, WSCloseCode.MESSAGE_TOO_BIG)
     await assert_serves_another(client)
@@ -55,12 +54,12 @@ async def test_invalid_utf8_closes_with_1007(server: ServerProcess) -> None:
     async with connect(server.ws_url) as ws:
         await ws.send(b"\xff\xfe not utf-8", text=True)
         with pytest.raises(ConnectionClosed) as closed:
-            await asyncio.wait_for(ws.recv(), TIMEOUT)
+            await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1007
     async with connect(server.ws_url) as bystander:
         await bystander.send("hello")
-        assert await asyncio.wait_for(bystander.recv(), TIMEOUT) == "hello"
+        assert await asyncio.wait_for(bystander.recv(), REPLY_TIMEOUT) == "hello"
 
 
 async def test_rate_limit_closes_with_1008_and_a_reason(aiohttp_client: AiohttpClient) -> None:
@@ -78,7 +77,7 @@ async def test_rate_limit_of_zero_is_lifted(aiohttp_client: AiohttpClient) -> No
     async with client.ws_connect("/ws") as ws:
         for number in range(500):
             await ws.send_str(str(number))
-        replies = [await ws.receive_str(timeout=TIMEOUT) for _ in range(500)]
+        replies = [await ws.receive_str(timeout=REPLY_TIMEOUT) for _ in range(500)]
     assert replies == [str(number) for number in range(500)]
 
 
@@ -108,10 +107,10 @@ async def test_connections_over_the_session_limit_get_429(aiohttp_client: Aiohtt
 async def test_repeated_malformed_frames_close_with_1008(aiohttp_client: AiohttpClient) -> None:
     client = await aiohttp_client(create_app(Settings(port=0, max_protocol_errors=3), Echo))
     async with client.ws_connect("/ws", protocols=(SUBPROTOCOL,)) as ws:
-        await ws.receive_str(timeout=TIMEOUT)  # welcome
+        await ws.receive_str(timeout=REPLY_TIMEOUT)  # welcome
         for _ in range(3):
             await ws.send_str("not json")
-            assert "not valid JSON" in await ws.receive_str(timeout=TIMEOUT)
+            assert "not valid JSON" in await ws.receive_str(timeout=REPLY_TIMEOUT)
         await ws.send_str("not json")
         reason = await assert_closed_with(ws, WSCloseCode.POLICY_VIOLATION)
     assert reason == "too many bad frames"
@@ -125,9 +124,9 @@ async def test_logic_exception_is_logged_and_reported_and_the_connection_carries
     with caplog.at_level(logging.ERROR):
         async with client.ws_connect("/ws") as ws:
             await ws.send_str(FAILURE)
-            assert await ws.receive_str(timeout=TIMEOUT) == INTERNAL_ERROR
+            assert await ws.receive_str(timeout=REPLY_TIMEOUT) == INTERNAL_ERROR
             await ws.send_str("hello")
-            assert await ws.receive_str(timeout=TIMEOUT) == "hello"
+            assert await ws.receive_str(timeout=REPLY_TIMEOUT) == "hello"
     failures = [record for record in caplog.records if record.exc_info]
     assert len(failures) == 1
     assert "on_message failed" in failures[0].getMessage()

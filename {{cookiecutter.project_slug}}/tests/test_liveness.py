@@ -23,9 +23,10 @@ from websockets.asyncio.client import connect
 from {{ cookiecutter.package_name }} import Settings
 from {{ cookiecutter.package_name }}.core.state import PROXY_OUT
 
+from .support import REPLY_TIMEOUT
+
 HEARTBEAT = 0.2
 SLACK = 0.5  # for a loaded CI machine's timers
-REPLY_TIMEOUT = 5.0
 POLL_INTERVAL = 0.01
 PINGS = 5  # intervals a live client is watched for
 

@@ -20,8 +20,7 @@ from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
 from {{ cookiecutter.package_name }}.testing import serving
 
 from .running_server import running_server
-
-REPLY_TIMEOUT = 5.0
+from .support import REPLY_TIMEOUT, received_frame
 
 
 @pytest.mark.parametrize(
@@ -73,10 +72,10 @@ async def test_a_protocol_client_gets_the_reply_as_a_direct_frame(
 ) -> None:
     client = await aiohttp_client(create_app(Settings(port=0)))
     async with client.ws_connect("/ws", protocols=(SUBPROTOCOL,)) as ws:
-        assert json.loads(await ws.receive_str(timeout=REPLY_TIMEOUT))["type"] == "welcome"
-        subscribed = json.loads(await ws.receive_str(timeout=REPLY_TIMEOUT))
+        assert (await received_frame(ws))["type"] == "welcome"
+        subscribed = await received_frame(ws)
         assert subscribed == {"type": "subscribed", "channel": NOTIFICATIONS, "seq": 0}
         for text, reply in (("ping", "pong"), ("hello", "ok")):
             await ws.send_str(json.dumps({"type": "message", "data": text}))
-            frame = json.loads(await ws.receive_str(timeout=REPLY_TIMEOUT))
+            frame = await received_frame(ws)
             assert frame == {"type": "direct", "data": reply}  # unnumbered: not replayed

@@ -17,9 +17,9 @@ from {{ cookiecutter.package_name }} import Settings, create_app
 from {{ cookiecutter.package_name }}.core.state import PROXY_OUT
 
 from .apps import Echo
+from .support import REPLY_TIMEOUT
 
 LISTED = "https://app.example"
-REPLY_TIMEOUT = 5
 
 Client = TestClient[web.Request, web.Application]
 

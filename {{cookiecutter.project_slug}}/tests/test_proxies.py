@@ -9,8 +9,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from .running_server import running_server
-
-TIMEOUT = 5.0
+from .support import REPLY_TIMEOUT
 
 
 async def peer_and_cookie(headers: dict[str, str], *args: str) -> tuple[str, str]:
@@ -20,8 +19,8 @@ async def peer_and_cookie(headers: dict[str, str], *args: str) -> tuple[str, str
             assert ws.response is not None
             cookie = ws.response.headers.get("Set-Cookie", "")
             await ws.send("hello")
-            assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "hello"
-        for _ in range(int(TIMEOUT / 0.02)):
+            assert await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT) == "hello"
+        for _ in range(int(REPLY_TIMEOUT / 0.02)):
             if match := re.search(r"close .*peer=(\S+)", server.log()):
                 return match[1], cookie
             await asyncio.sleep(0.02)

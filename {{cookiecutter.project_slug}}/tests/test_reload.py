@@ -29,11 +29,11 @@ from {{ cookiecutter.package_name }}.__main__ import main
 from {{ cookiecutter.package_name }}.core.reload import INSTALL_HINT
 from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, parse_settings
 
-from .running_server import STARTUP_TIMEOUT, ServerLog, ServerProcess, free_port
+from .running_server import STARTUP_TIMEOUT, ServerLog, ServerProcess
+from .support import REPLY_TIMEOUT, free_port
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 RESTART_TIMEOUT = 5.0  # from the edit to the new server listening; well under a second when idle
-REPLY_TIMEOUT = 5.0
 STARTED = re.compile(r"\[(?P<pid>\d+)\] \S+: started websocket server at")
 # The logic.py the tests write: each message is answered with PREFIX and the message.
 LOGIC = '''"""The logic test_reload.py serves: it answers each message with a prefix."""

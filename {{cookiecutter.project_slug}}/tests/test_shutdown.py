@@ -26,8 +26,8 @@ from {{ cookiecutter.package_name }}.core.routes import drain
 from {{ cookiecutter.package_name }}.core.state import PROXY_OUT
 
 from .running_server import ServerProcess, running_server
+from .support import REPLY_TIMEOUT
 
-REPLY_TIMEOUT = 5.0
 SHUTDOWN_TIMEOUT = 2.0
 BIG_FRAME = "x" * 1024 * 1024
 BACKLOG_FRAMES = 8

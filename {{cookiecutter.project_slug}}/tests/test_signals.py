@@ -19,9 +19,9 @@ from {{ cookiecutter.package_name }} import Settings, create_app
 from {{ cookiecutter.package_name }}.core.runner import serve
 
 from .apps import Echo
-from .running_server import STARTUP_TIMEOUT, free_port
+from .running_server import STARTUP_TIMEOUT
+from .support import REPLY_TIMEOUT, free_port
 
-REPLY_TIMEOUT = 5.0
 SHUTDOWN_TIMEOUT = 2.0
 
 

@@ -56,13 +56,9 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-{%- if cookiecutter.multi_session %}
-from websockets.typing import Subprotocol
-{%- endif %}
 
 from {{ cookiecutter.package_name }} import Settings
 {%- if cookiecutter.multi_session %}
-from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
 from {{ cookiecutter.package_name }}.core.sessions import SESSION_COOKIE
 {%- endif %}
 
@@ -70,6 +66,9 @@ from {{ cookiecutter.package_name }}.core.sessions import SESSION_COOKIE
 from .redis_server import running_redis
 {% endif -%}
 from .running_server import ServerProcess, running_server
+{%- if cookiecutter.multi_session %}
+from .support import PAGE
+{%- endif %}
 
 CLIENTS = 2_000
 # 10 messages a second: 20,000 deliveries a second to 2,000 clients, which one Python process
@@ -82,9 +81,6 @@ PHASE_TIMEOUT = 60.0
 POLL_INTERVAL = 0.01
 JITTER = 20_240_611  # random.Random(JITTER) draws every retry wait; a failure prints it
 DESCRIPTORS = 2 * CLIENTS + 1_000  # for the sockets of one side, old and new, and some to spare
-{%- if cookiecutter.multi_session %}
-PAGE = [Subprotocol(SUBPROTOCOL)]
-{%- endif %}
 DRAINING = "HTTP 503"
 
 

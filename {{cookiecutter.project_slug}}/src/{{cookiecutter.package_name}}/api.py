@@ -99,6 +99,12 @@ class ProxyOut(Protocol):
 
     async def to_session(self, session_id: str, text: str) -> None:
         """Send ``text`` to every tab of one session, numbered for resume; an unknown id: nothing."""
+
+    async def subscribe_session(self, session_id: str, channel: str) -> None:
+        """Make every tab of a session follow ``channel``: those open, and those it opens later."""
+
+    async def unsubscribe_session(self, session_id: str, channel: str) -> None:
+        """Stop every tab of a session following ``channel``."""
 {%- endif %}
 
     async def broadcast(self, text: str, *, exclude: Client | None = None) -> None:

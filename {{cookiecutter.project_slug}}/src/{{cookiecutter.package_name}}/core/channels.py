@@ -36,6 +36,7 @@ __all__ = [
     "ChannelOut",
     "ChannelRegistry",
     "check_channel_name",
+    "follow",
 ]
 
 CHANNEL_NAME = re.compile(r"[A-Za-z0-9_\-.:@/]{1,64}")
@@ -193,6 +194,14 @@ class ChannelRegistry:
         channel.expiry = None
         if not channel.subscribers and self._channels.get(channel.name) is channel:
             del self._channels[channel.name]
+
+
+def follow(channels: ChannelRegistry, connection: Connection, channel: str) -> None:
+    """Subscribe ``connection`` to ``channel`` from now on; a refusal is its error frame."""
+    try:
+        channels.subscribe(connection, channel)
+    except ChannelError as refused:
+        connection.report(str(refused), channel)
 
 
 class ChannelOut:

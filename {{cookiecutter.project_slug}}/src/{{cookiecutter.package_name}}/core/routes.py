@@ -1,4 +1,5 @@
-"""The web application: the page at ``/``, its script under ``/scripts/``, the websocket at ``/ws``.
+"""The web application: the page at ``/``, its script under ``/scripts/``, the websocket at ``/ws``,
+and, with ``--publish-secret``, ``POST /channels/{name}`` (see ``publishing.py``).
 
 :func:`build_app` assembles it from the machinery and what ``server.create_app``
 plugs in (the logic, the authentication, the producer).
@@ -23,6 +24,7 @@ from .connection import CLOSE_TIMEOUT
 from .members import Members
 from .proxies import TrustedProxies
 from .proxy_in import handle_websocket
+from .publishing import PUBLISH_ROUTE, publish
 from .settings import ServerSettings
 from .state import (
     AUDIENCE,
@@ -77,6 +79,8 @@ def build_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_static("/scripts/", STATIC_DIR / "scripts")
+    if settings.publish_secret:
+        app.router.add_post(PUBLISH_ROUTE, publish)
     if producer is not None:
         app.cleanup_ctx.append(functools.partial(_run_producer, producer))
     app.on_shutdown.append(drain)

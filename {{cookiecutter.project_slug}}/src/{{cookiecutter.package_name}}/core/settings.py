@@ -244,6 +244,12 @@ class ServerSettings:
     require_origin: bool = setting(
         False, "refuse websocket clients that send no Origin header (non-browsers)"
     )
+    publish_secret: str = setting(
+        "",
+        "secret a backend presents (Authorization: Bearer) to POST /channels/<name>; empty: the"
+        " route is off. Set it in the environment: a flag shows in the process list",
+        Check(verbatim, "SECRET"),
+    )
     trusted_proxies: tuple[str, ...] = setting(
         (),
         "comma-separated addresses or networks of reverse proxies whose Forwarded and"

@@ -21,14 +21,13 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
-from websockets.typing import Subprotocol
 
-from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
 from {{ cookiecutter.package_name }}.core.sessions import SESSION_COOKIE
+
+from .support import PAGE
 
 __all__ = ["PAGE", "CutPlan", "ResumingClient"]
 
-PAGE = [Subprotocol(SUBPROTOCOL)]  # what the page asks for
 READ_TIMEOUT = 10.0
 
 

@@ -22,6 +22,7 @@ from {{ cookiecutter.package_name }}.core.protocol import (
 )
 
 from .apps import SessionEcho
+from .support import received_frame
 
 
 @pytest.mark.parametrize(
@@ -66,15 +67,15 @@ async def test_protocol_client_gets_welcome_then_numbered_session_messages(
     client = await aiohttp_client(create_app(Settings(port=0), SessionEcho))
     async with client.ws_connect("/ws", protocols=(SUBPROTOCOL,)) as ws:
         assert ws.protocol == SUBPROTOCOL
-        welcome = json.loads(await ws.receive_str(timeout=5))
+        welcome = await received_frame(ws)
         assert welcome["type"] == "welcome"
         assert set(welcome) == {"type", "seq", "heartbeat"}  # the session id stays in the cookie
         assert welcome["seq"] == 0
         await ws.send_str(json.dumps({"type": "message", "data": "one"}))
-        reply = json.loads(await ws.receive_str(timeout=5))
+        reply = await received_frame(ws)
         assert reply == {"type": "message", "seq": 1, "data": "one"}
         await ws.send_str(json.dumps({"type": "message", "data": "two"}))
-        reply = json.loads(await ws.receive_str(timeout=5))
+        reply = await received_frame(ws)
         assert reply == {"type": "message", "seq": 2, "data": "two"}
 
 
@@ -85,7 +86,7 @@ async def test_heartbeat_is_answered_without_a_sequence_number(
     async with client.ws_connect("/ws", protocols=(SUBPROTOCOL,)) as ws:
         await ws.receive_str(timeout=5)  # welcome
         await ws.send_str(json.dumps({"type": "heartbeat"}))
-        assert json.loads(await ws.receive_str(timeout=5)) == {"type": "heartbeat"}
+        assert (await received_frame(ws)) == {"type": "heartbeat"}
 
 
 async def test_malformed_frame_gets_an_error_and_the_connection_stays_open(
@@ -95,8 +96,8 @@ async def test_malformed_frame_gets_an_error_and_the_connection_stays_open(
     async with client.ws_connect("/ws", protocols=(SUBPROTOCOL,)) as ws:
         await ws.receive_str(timeout=5)  # welcome
         await ws.send_str("{not json")
-        error = json.loads(await ws.receive_str(timeout=5))
+        error = await received_frame(ws)
         assert error == {"type": "error", "error": "frame is not valid JSON"}
         await ws.send_str(json.dumps({"type": "message", "data": "hi"}))
-        reply = json.loads(await ws.receive_str(timeout=5))
+        reply = await received_frame(ws)
         assert reply == {"type": "direct", "data": "hi"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from aiohttp import ClientWebSocketResponse, web
@@ -18,8 +17,8 @@ from {{ cookiecutter.package_name }}.core.state import MEMBERS, PROXY_OUT
 from .apps import Echo
 from .resuming_client import CutPlan, ResumingClient
 from .running_server import running_server
+from .support import REPLY_TIMEOUT, received_frame
 
-TIMEOUT = 5
 STREAM_LENGTH = 1_500
 STREAM_INTERVAL = "0.003"  # seconds: a few hundred messages a second
 CUTS = 40
@@ -27,7 +26,7 @@ MAX_PAUSE = 0.3  # seconds a client may wait before it reconnects
 
 
 async def receive_frame(ws: ClientWebSocketResponse) -> dict[str, Any]:
-    frame: dict[str, Any] = json.loads(await ws.receive_str(timeout=TIMEOUT))
+    frame: dict[str, Any] = await received_frame(ws)
     return frame
 
 
@@ -154,7 +153,7 @@ async def test_history_is_kept_once_a_protocol_client_has_joined(
     (session,) = app[MEMBERS].sessions
     for text in ("one", "two"):
         await app[PROXY_OUT].to_session(session.id, text)
-        assert await plain.receive_str(timeout=TIMEOUT) == text
+        assert await plain.receive_str(timeout=REPLY_TIMEOUT) == text
 
     ws, _ = await open_protocol_client(client, last_seq=0)  # same cookie, same session
     assert session_id_of(client) == session.id

@@ -16,19 +16,15 @@ import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.typing import Subprotocol
 
 from {{ cookiecutter.package_name }} import Settings, create_app
-from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
 from {{ cookiecutter.package_name }}.core.sessions import SESSION_COOKIE
 from {{ cookiecutter.package_name }}.core.state import MEMBERS, PROXY_OUT
+from {{ cookiecutter.package_name }}.testing import serving
 
 from .apps import Echo
 from .running_server import ServerProcess, running_server
-
-REPLY_TIMEOUT = 5
-SILENCE = 0.3  # how long a client must hear nothing to count as "got nothing"
-PAGE = [Subprotocol(SUBPROTOCOL)]
+from .support import PAGE, REPLY_TIMEOUT, SILENCE
 
 
 def session_cookie(ws: ClientConnection) -> SimpleCookie:
@@ -184,3 +180,24 @@ async def test_registry_does_not_grow_with_churn(aiohttp_client: AiohttpClient) 
             await ws.send_str("hello")
             assert await ws.receive_str(timeout=REPLY_TIMEOUT) == "hello"
     await wait_for_no_sessions(app)
+
+
+async def test_a_session_subscription_reaches_every_tab_and_the_later_ones() -> None:
+    async with serving(Echo) as app:
+        alice = await app.connect()
+        await alice.send("hello")
+        assert await alice.receive() == "hello"  # joined: the server knows the tab
+        (tab,) = app.app[PROXY_OUT].connections()
+        await app.out.subscribe_session(tab.session.id, "room")
+        later_tab = await app.connect(tab_of=alice)
+        bob = await app.connect()
+        await later_tab.send("hello")
+        assert await later_tab.receive() == "hello"
+        await app.out.publish("room", "to the room")
+        assert await alice.receive() == "to the room"
+        assert await later_tab.receive() == "to the room"
+        await bob.assert_receives_nothing()
+        await app.out.unsubscribe_session(tab.session.id, "room")
+        await app.out.publish("room", "after")
+        await alice.assert_receives_nothing()
+        await later_tab.assert_receives_nothing()

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from aiohttp import hdrs, web
 
 from ..api import App
-from .channels import ChannelRegistry
+from .channels import ChannelRegistry, follow
 from .protocol import SUBPROTOCOL, encode_reset, encode_welcome
 from .proxy_out import LocalProxyOut
 {%- if cookiecutter.scale_out == "redis" %}
@@ -108,8 +108,10 @@ class Members:
             await self.out.resume(connection.session, connection, int(last_seen))
 
     async def opened(self, connection: SessionConnection) -> None:
-        """Tell the logic a session began, if this is the first connection it has known."""
+        """Follow the session's channels; tell the logic if this is the session's first tab."""
         session = connection.session
+        for channel in session.channels - {followed.name for followed in connection.followed()}:
+            follow(self.out.channels, connection, channel)
         if not session.started:
             session.started = True
             await self._logic().on_session_start(session)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..api import Client
-from .channels import ChannelOut, ChannelRegistry
+from .channels import ChannelOut, ChannelRegistry, check_channel_name, follow
 from .sessions import Session, SessionConnection, SessionRegistry
 
 __all__ = ["LocalProxyOut"]
@@ -46,6 +46,22 @@ class LocalProxyOut(ChannelOut):
         for session in self.sessions:
             if session is not skipped:
                 session.publish(text)
+
+    async def subscribe_session(self, session_id: str, channel: str) -> None:
+        session = self.sessions.get(session_id)
+        if session is None:
+            return
+        session.channels |= {check_channel_name(channel)}
+        for connection in list(session.connections):
+            follow(self.channels, connection, channel)
+
+    async def unsubscribe_session(self, session_id: str, channel: str) -> None:
+        session = self.sessions.get(session_id)
+        if session is None:
+            return
+        session.channels -= {channel}
+        for connection in list(session.connections):
+            await self.unsubscribe(connection, channel)
 
     def connections(self) -> Iterator[SessionConnection]:
         """Every open connection of this process."""

@@ -69,12 +69,22 @@ class SessionConnection(Connection):
 class Session:
     """One client's open connections, addressed together by the session id."""
 
-    __slots__ = ("_data", "connections", "expiry", "history", "id", "last_seq", "started")
+    __slots__ = (
+        "_data",
+        "channels",
+        "connections",
+        "expiry",
+        "history",
+        "id",
+        "last_seq",
+        "started",
+    )
 
     def __init__(self, session_id: str) -> None:
         self.id = session_id
         self._data: dict[str, Any] | None = None
         self.started = False  # whether the logic has been told (on_session_start)
+        self.channels: frozenset[str] = frozenset()  # followed by every tab, now and later
         self.connections: set[SessionConnection] = set()
         self.last_seq = 0  # the number of the latest message sent to this session
         # What a resuming connection may have missed; kept once a protocol client has joined.
