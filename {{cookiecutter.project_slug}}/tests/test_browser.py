@@ -32,7 +32,8 @@ from playwright.sync_api import (
 
 from {{ cookiecutter.package_name }}.app.auth import make_token
 
-from .running_server import ServerProcess, free_port, running_server
+from .running_server import ServerProcess, running_server
+from .support import free_port
 from .test_reload import prefixing_logic, reloading_server
 
 RECONNECT_TIMEOUT_MS = 20_000  # the backoff reaches 8 s after five failed attempts
