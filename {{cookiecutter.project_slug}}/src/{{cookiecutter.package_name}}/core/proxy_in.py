@@ -60,12 +60,12 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
     connection.user = user
     if connection.speaks_protocol and "since" in request.query:
         await _resume_channels(request, connection)
-    _count_audience(request)
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("open %s", connection.describe(request.remote))
     logic = request.app[LOGIC]
     try:
         if await _connected(logic, connection, members.opened(connection)):
+            _count_audience(request)  # once on_connect has run: the channels it follows count
             await _receive(request.app, connection, logic, settings)
     finally:
         members.leave(connection)
