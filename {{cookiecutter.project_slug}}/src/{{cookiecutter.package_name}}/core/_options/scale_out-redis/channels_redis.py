@@ -16,10 +16,11 @@ what it replays and what the reader delivers meet exactly (see
 ``RedisConnection``).
 
 Backends publish without a server of their own by appending to the publish
-stream, ``XADD <prefix>publish * channel <name> data <text>``: the servers
-read it as one consumer group, and :data:`CHANNEL_APPEND` acknowledges and
-deletes the entry in the same script that publishes it, so it is published
-once even if the process that read it dies and another claims it.
+stream, ``XADD <prefix>publish * channel <name> data <text>``. One server at
+a time takes its entries (it holds a lease, :data:`TAKE_LEASE`), in order, as
+a consumer of one group; :data:`CHANNEL_APPEND` acknowledges and deletes each
+entry in the same script that publishes it, so an entry is published once
+even if the process that read it dies and the next lease holder claims it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ __all__ = [
     "CHANNEL_APPEND",
     "CHANNEL_FOLLOW",
     "PUBLISH_GROUP",
+    "RETURN_LEASE",
+    "TAKE_LEASE",
     "ChannelReads",
     "replay_channel",
 ]
@@ -66,6 +69,20 @@ if latest < tonumber(ARGV[1]) then latest = tonumber(ARGV[1]) end
 redis.call('SET', KEYS[1], latest, 'PX', ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return latest
+"""
+
+# Take (or keep) the lease on the publish stream: one process takes its entries at a time, so
+# they are published in the stream's order. KEYS: the lease; ARGV: this process, the lease in ms.
+TAKE_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+# Give the lease up, if this process holds it: the next one takes over at once.
+RETURN_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 """
 
 ChannelEntry = tuple[int, dict[str, str]]  # message number, and the fields CHANNEL_APPEND gave it

@@ -50,6 +50,8 @@ from .channels_redis import (
     CHANNEL_APPEND,
     CHANNEL_FOLLOW,
     PUBLISH_GROUP,
+    RETURN_LEASE,
+    TAKE_LEASE,
     ChannelEntry,
     ChannelReads,
     replay_channel,
@@ -71,6 +73,7 @@ POOL_WAIT = 5.0  # seconds a request may wait for one of them
 RETRY_FIRST, RETRY_CAP = 0.1, 5.0  # seconds between reconnect attempts, doubling, with jitter
 PUBLISHED_BATCH = 100  # entries of the publish stream taken at a time
 CLAIM_IDLE_MS = 5_000  # a publish stream entry read this long ago and not done: its reader died
+LEASE_MS = 5_000  # how long the publish stream's taker may go silent before another takes over
 MAX_SEQ = 2**63 - 1  # the highest number a counter can reach
 
 # Number the message and append it to the log, atomically: the order is the same for everyone.
@@ -238,6 +241,7 @@ class RedisProxyOut(LocalProxyOut):
         self._counter_key = KEY_PREFIX + "seq"
         self._log_key = KEY_PREFIX + "log"
         self._publish_key = KEY_PREFIX + "publish"
+        self._lease_key = KEY_PREFIX + "publish-taker"
         self._consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._position = 0  # number of the latest log entry delivered here
         self._reads = ChannelReads()  # where this process reads each channel it has followers of
@@ -670,12 +674,21 @@ class RedisProxyOut(LocalProxyOut):
     # The publish stream: what backends publish with XADD
 
     async def _take_published(self) -> None:
-        """Publish what backends append to the publish stream, each entry once across processes."""
+        """Publish what backends append to the publish stream, each entry once across processes.
+
+        The process that holds the lease takes the entries; the others wait to
+        take over, should it go silent.
+        """
         delay = RETRY_FIRST
         grouped = False
         claim_due = 0.0
         while True:
             try:
+                if not await self._redis.eval(
+                    TAKE_LEASE, 1, self._lease_key, self._consumer, LEASE_MS
+                ):
+                    await asyncio.sleep(LEASE_MS / 3000)
+                    continue
                 if not grouped:
                     await self._join_publish_group()
                     grouped = True
@@ -735,8 +748,10 @@ class RedisProxyOut(LocalProxyOut):
         await asyncio.gather(*calls)
 
     async def _leave_publish_group(self) -> None:
-        """Remove this process from the publish stream's group, unless it holds entries."""
+        """Give the lease up, and leave the publish stream's group unless this process holds
+        entries of it."""
         with contextlib.suppress(RedisError, OSError):
+            await self._redis.eval(RETURN_LEASE, 1, self._lease_key, self._consumer)
             pending: Any = await self._redis.xpending_range(
                 self._publish_key, PUBLISH_GROUP, "-", "+", 1, consumername=self._consumer
             )
