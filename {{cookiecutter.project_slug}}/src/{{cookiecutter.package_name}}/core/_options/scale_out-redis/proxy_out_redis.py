@@ -75,6 +75,7 @@ PUBLISHED_BATCH = 100  # entries of the publish stream taken at a time
 CLAIM_IDLE_MS = 5_000  # a publish stream entry read this long ago and not done: its reader died
 LEASE_MS = 5_000  # how long the publish stream's taker may go silent before another takes over
 MAX_SEQ = 2**63 - 1  # the highest number a counter can reach
+WAKE_TRIES, WAKE_PAUSE = 20, 0.005  # a wake that comes before the read blocks is sent again
 
 # Number the message and append it to the log, atomically: the order is the same for everyone.
 # Fields: s the session (empty: everyone), t the text, ms the time, x a session left out.
@@ -237,6 +238,8 @@ class RedisProxyOut(LocalProxyOut):
             single_connection_client=True,
         )
         self._reader_id: int | None = None
+        self._channel_starts = 0  # how many channels began to be read here (see _wake_reader)
+        self._read_built_after = 0  # of those, how many the current read includes
         self._raise_counter = self._redis.register_script(RAISE_COUNTER)
         self._counter_key = KEY_PREFIX + "seq"
         self._log_key = KEY_PREFIX + "log"
@@ -410,6 +413,7 @@ class RedisProxyOut(LocalProxyOut):
     async def _read_once(self) -> None:
         """Read the log and the streams of the channels followed here, once; deliver what came."""
         followed = {channel.name for channel in self.channels if channel.subscribers}
+        self._read_built_after = self._channel_starts
         channel_keys = {}
         positions: dict[KeyT, StreamIdT] = {self._log_key: f"{self._position}-0"}
         for name, position in self._reads.positions(followed).items():
@@ -446,15 +450,24 @@ class RedisProxyOut(LocalProxyOut):
 
     def _wake_reader(self) -> None:
         """Have the log reader read again now, with the channels as they are now."""
+        self._channel_starts += 1
         if self._reader_id is None:
             return
-        wake = asyncio.create_task(self._unblock(self._reader_id))
+        wake = asyncio.create_task(self._unblock(self._reader_id, self._channel_starts))
         self._wakes.add(wake)
         wake.add_done_callback(self._wakes.discard)
 
-    async def _unblock(self, reader_id: int) -> None:
+    async def _unblock(self, reader_id: int, starts: int) -> None:
+        """Unblock the reader's read, unless one that includes ``starts`` channels has begun.
+
+        A read that is on its way to Redis, not blocked yet, misses the first
+        try: it is tried again, briefly, until it takes or a new read begins.
+        """
         with contextlib.suppress(RedisError, OSError):
-            await self._redis.client_unblock(reader_id)
+            for _ in range(WAKE_TRIES):
+                if self._read_built_after >= starts or await self._redis.client_unblock(reader_id):
+                    return
+                await asyncio.sleep(WAKE_PAUSE)
 
     def _lost(self, error: Exception) -> None:
         if self.redis_up:
