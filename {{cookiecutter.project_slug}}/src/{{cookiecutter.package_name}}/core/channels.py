@@ -151,9 +151,18 @@ class ChannelRegistry:
         A connection already following the channel is only replayed to. Raises
         :class:`ChannelError` for a bad name or a limit reached.
         """
+        channel = self.join(connection, name)
+        channel.replay(connection, since)
+        return channel
+
+    def join(self, connection: Connection, name: str) -> Channel:
+        """Add ``connection`` to channel ``name`` (made if need be), replaying nothing.
+
+        A connection already following the channel stays as it is. Raises
+        :class:`ChannelError` for a bad name or a limit reached.
+        """
         channel = self._channels.get(check_channel_name(name))
         if channel is not None and connection in channel.subscribers:
-            channel.replay(connection, since)
             return channel
         if len(connection.channels) >= self._max_per_client:
             raise ChannelError(f"a client may follow at most {self._max_per_client} channels")
@@ -169,7 +178,6 @@ class ChannelRegistry:
             channel.expiry = None
         channel.subscribers.add(connection)
         connection.channels.add(channel)
-        channel.replay(connection, since)
         return channel
 
     def unsubscribe(self, connection: Connection, channel: Channel) -> None:
