@@ -29,7 +29,8 @@ from {{ cookiecutter.package_name }}.core.state import PROXY_OUT
 from .apps import Echo
 from .redis_server import RedisServer, running_redis
 from .running_server import ServerProcess, running_server
-from .test_channels import PAGE, TIMEOUT, Follower, expected, send_and_wait
+from .support import PAGE
+from .test_channels import TIMEOUT, Follower, expected, send_and_wait
 from .test_scale_out import wait_for_readiness
 
 STREAM_LENGTH = 600  # messages per channel
