@@ -62,6 +62,9 @@ from {{ cookiecutter.package_name }} import Settings
 from {{ cookiecutter.package_name }}.core.sessions import SESSION_COOKIE
 {%- endif %}
 
+{% if cookiecutter.multi_session -%}
+from .cookies import cookie_header, given_cookies
+{% endif -%}
 {% if cookiecutter.scale_out == "redis" -%}
 from .redis_server import running_redis
 {% endif -%}
@@ -185,11 +188,9 @@ class StormClient:
 
     def _keep_cookie(self, ws: ClientConnection) -> None:
         """Present the session the server gave (a new one when the old one expired) from now on."""
-        assert ws.response is not None
-        set_cookie = ws.response.headers.get("Set-Cookie", "")
-        name, _, rest = set_cookie.partition("=")
-        if name == SESSION_COOKIE:
-            self.cookie = {"Cookie": f"{SESSION_COOKIE}={rest.partition(';')[0]}"}
+        given = given_cookies(ws)
+        if SESSION_COOKIE in given:
+            self.cookie = cookie_header(given[SESSION_COOKIE].value)
 
     def _receive(self, raw: str) -> None:
         frame = json.loads(raw)

@@ -16,14 +16,12 @@ import os
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from {{ cookiecutter.package_name }}.core.sessions import SESSION_COOKIE
-
+from .cookies import cookie_header, session_id_of
 from .support import PAGE
 
 __all__ = ["PAGE", "CutPlan", "ResumingClient"]
@@ -68,9 +66,7 @@ class ResumingClient:
         resume = "" if self.last_seq is None else f"?last_seq={self.last_seq}"
         self.ws = await connect(ws_url + resume, subprotocols=PAGE, additional_headers=self.cookie)
         if not self.cookie:
-            assert self.ws.response is not None
-            session_id = SimpleCookie(self.ws.response.headers["Set-Cookie"])[SESSION_COOKIE].value
-            self.cookie = {"Cookie": f"{SESSION_COOKIE}={session_id}"}
+            self.cookie = cookie_header(session_id_of(self.ws))
 
     def cut(self) -> None:
         """Drop the connection as a cut cable does: no close frame, nothing more read."""

@@ -23,26 +23,14 @@ from {{ cookiecutter.package_name }}.core.state import MEMBERS, PROXY_OUT
 from {{ cookiecutter.package_name }}.testing import serving
 
 from .apps import Echo
+from .cookies import cookie_header, given_cookies, session_id_of
 from .running_server import ServerProcess, running_server
 from .support import PAGE, REPLY_TIMEOUT, SILENCE
 
 
-def session_cookie(ws: ClientConnection) -> SimpleCookie:
-    assert ws.response is not None
-    cookie = SimpleCookie()
-    for header in ws.response.headers.get_all("Set-Cookie"):
-        cookie.load(header)
-    return cookie
-
-
 def open_session(server: ServerProcess, session_id: str | None = None) -> connect:
     """A connection presenting ``session_id``'s cookie: ``await`` it or use ``async with``."""
-    headers = {"Cookie": f"{SESSION_COOKIE}={session_id}"} if session_id else {}
-    return connect(server.ws_url, additional_headers=headers)
-
-
-def session_id_of(ws: ClientConnection) -> str:
-    return session_cookie(ws)[SESSION_COOKIE].value
+    return connect(server.ws_url, additional_headers=cookie_header(session_id))
 
 
 async def assert_silent(ws: ClientConnection) -> None:
@@ -58,7 +46,7 @@ def server() -> Iterator[ServerProcess]:
 
 async def test_handshake_sets_a_strong_http_only_cookie(server: ServerProcess) -> None:
     async with open_session(server) as ws:
-        morsel = session_cookie(ws)[SESSION_COOKIE]
+        morsel = given_cookies(ws)[SESSION_COOKIE]
     assert len(morsel.value) >= 22  # 16 random bytes, URL-safe base64
     assert morsel["httponly"] is True
     assert morsel["samesite"] == "Lax"
@@ -94,7 +82,7 @@ async def test_two_tabs_of_one_session_both_get_what_is_sent_to_the_session(
     async with open_session(server) as first_tab:
         session_id = session_id_of(first_tab)
         async with open_session(server, session_id) as second_tab:
-            assert session_cookie(second_tab) == SimpleCookie()  # rejoined: no new cookie
+            assert given_cookies(second_tab) == SimpleCookie()  # rejoined: no new cookie
             await first_tab.send("hello")
             assert await asyncio.wait_for(first_tab.recv(), REPLY_TIMEOUT) == "hello"
             assert await asyncio.wait_for(second_tab.recv(), REPLY_TIMEOUT) == "hello"
@@ -113,7 +101,7 @@ async def test_reconnect_with_the_cookie_rejoins_the_session(server: ServerProce
     async with open_session(server) as ws:
         session_id = session_id_of(ws)
     async with open_session(server, session_id) as ws:
-        assert SESSION_COOKIE not in session_cookie(ws)
+        assert SESSION_COOKIE not in given_cookies(ws)
         await ws.send("hello")
         assert await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT) == "hello"
 

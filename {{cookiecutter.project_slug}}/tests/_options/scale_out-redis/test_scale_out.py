@@ -12,7 +12,6 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from http.cookies import SimpleCookie
 from typing import Any
 
 import pytest
@@ -21,8 +20,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
-from {{ cookiecutter.package_name }}.core.sessions import SESSION_COOKIE
 
+from .cookies import cookie_header, session_id_of
 from .redis_server import RedisServer, running_redis
 from .resuming_client import CutPlan, ResumingClient
 from .running_server import ServerProcess, free_port, running_server
@@ -41,13 +40,6 @@ SERVER_COMMAND = (sys.executable, "-m", "{{ cookiecutter.package_name }}")
 def redis_server() -> Iterator[RedisServer]:
     with running_redis() as server:
         yield server
-
-
-def cookie_header(ws: ClientConnection) -> dict[str, str]:
-    """The Cookie header that carries the session this connection was given."""
-    assert ws.response is not None
-    session_id = SimpleCookie(ws.response.headers["Set-Cookie"])[SESSION_COOKIE].value
-    return {"Cookie": f"{SESSION_COOKIE}={session_id}"}
 
 
 async def next_message(ws: ClientConnection) -> dict[str, Any]:
@@ -104,7 +96,7 @@ async def test_a_send_on_one_process_reaches_the_session_on_another(
         running_server(*shared, logic="SessionEcho") as second,
     ):
         async with connect(first.ws_url) as tab_on_first:
-            cookie = cookie_header(tab_on_first)
+            cookie = cookie_header(session_id_of(tab_on_first))
             async with connect(second.ws_url, additional_headers=cookie) as tab_on_second:
                 assert tab_on_second.response is not None
                 assert "Set-Cookie" not in tab_on_second.response.headers  # same session
@@ -175,7 +167,7 @@ async def test_a_stream_moves_to_another_process_without_loss(redis_server: Redi
         running_server(*shared, logic="Echo") as survivor,
     ):
         ws = await connect(doomed.ws_url, subprotocols=PAGE)
-        cookie = cookie_header(ws)
+        cookie = cookie_header(session_id_of(ws))
         producer = (
             "--notify-channel=",
             "--notify-interval",
