@@ -38,7 +38,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from {{ cookiecutter.package_name }}.app.settings import NOTIFICATIONS
-from {{ cookiecutter.package_name }}.core.channels import ChannelOut, ChannelRegistry
+from {{ cookiecutter.package_name }}.core.channels import (
+    ChannelOut,
+    ChannelRegistry,
+)
 from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
 
 __all__ = ["main"]
