@@ -1,9 +1,11 @@
 """Every variant's generated project passes its own tests, linters and type checker.
 
 The tools run in one venv shared by all variants (see ``installed_project``):
-each variant's sources come first through ``PYTHONPATH``. The default project is
-also tested exactly as a user does it: ``./scripts/test``, ``./scripts/run``,
-and the console script.
+each variant's sources come first through ``PYTHONPATH``. Each combination of
+the choices runs its whole suite; an edge case (awkward text, long names) runs
+the tests its answers reach. The default project is also tested exactly as a
+user does it: ``./scripts/test`` (its set-up and checks, and a few tests),
+``./scripts/run``, and the console script.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from .baking import (
     requirement_name,
     run,
 )
-from .variants import COMBINATIONS, VARIANTS, Variant
+from .variants import COMBINATIONS, EDGE_CASES, VARIANTS, Variant
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +43,19 @@ CHECKS = {
     "mypy": ("mypy", "--strict"),
     "pytest": ("pytest", "-p", "no:cacheprovider"),
 }
+# What an edge case's answers (awkward text, long names, port 1) reach: the page, the settings,
+# the package's imports, a channel's names. The combinations run the whole suite.
+EDGE_TESTS = (
+    "tests/test_server.py",
+    "tests/test_settings.py",
+    "tests/test_logic.py",
+    "tests/test_layout.py",
+    "tests/test_channels.py",
+    "tests/test_browser.py",
+)
+# What ./scripts/test runs of the default project: its set-up and checks are what is tested
+# there; its whole suite runs in test_generated_project_passes.
+SCRIPTED_TESTS = ("tests/test_logic.py", "tests/test_server.py")
 # A missing Chromium or redis-server fails the generated tests instead of skipping them.
 REQUIRE = {"REQUIRE_BROWSER": "1", "REQUIRE_REDIS": "1"}
 REDIS_VARIANT = next(v for v in COMBINATIONS if v.answers["scale_out"] == "redis")
@@ -72,7 +87,10 @@ def test_generated_project_passes(
 ) -> None:
     project = baked(variant)
     env = generated_venv.environ(PYTHONPATH=str(project.path / "src"), **REQUIRE)
-    result = run([generated_venv.python, "-m", *CHECKS[check]], cwd=project.path, env=env)
+    command: list[str | Path] = [generated_venv.python, "-m", *CHECKS[check]]
+    if check == "pytest" and variant in EDGE_CASES:
+        command += EDGE_TESTS
+    result = run(command, cwd=project.path, env=env)
     assert result.returncode == 0, result.stdout
     assert " skipped" not in result.stdout
 
@@ -81,9 +99,10 @@ def test_generated_scripts_test_passes(
     installed_project: BakedProject, generated_venv: Venv
 ) -> None:
     env = generated_venv.environ(**REQUIRE)
-    result = run(["./scripts/test"], cwd=installed_project.path, env=env)
+    result = run(["./scripts/test", *SCRIPTED_TESTS], cwd=installed_project.path, env=env)
     assert result.returncode == 0, result.stdout
     assert " passed" in result.stdout
+    assert "All checks passed!" in result.stdout  # ruff ran, before pytest
     assert " skipped" not in result.stdout
 
 
