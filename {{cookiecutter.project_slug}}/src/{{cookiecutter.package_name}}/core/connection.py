@@ -123,14 +123,13 @@ class Connection:
         return () if self._channels is None else tuple(self._channels)
 
     def unwrap(self, text: str) -> ClientFrame | None:
-        """What a received text frame asks; None for a heartbeat or a bad frame, answered here.
+        """What a protocol client's frame asks; None for a heartbeat or a bad frame, answered here.
 
-        A plain client's text is a message for the logic as it is. A protocol
-        client's bad frame gets an ``error`` frame, and one bad frame more than
-        ``--max-protocol-errors`` closes the connection with 1008.
+        A bad frame gets an ``error`` frame, and one bad frame more than
+        ``--max-protocol-errors`` closes the connection with 1008. (A plain
+        client's text is a message for the logic as it is: the incoming proxy
+        hands it on without calling this.)
         """
-        if not self.speaks_protocol:
-            return ClientFrame("message", text)
         try:
             frame = parse_client_frame(text)
         except ProtocolError as error:

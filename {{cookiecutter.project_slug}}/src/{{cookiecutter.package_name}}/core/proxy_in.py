@@ -143,6 +143,9 @@ async def _receive(
             if on_binary is not None and message.type is WSMsgType.BINARY:
                 await on_binary(connection, message.data)
                 continue
+            if not connection.speaks_protocol:  # the plain exchange: the text is the message
+                await logic.on_message(connection, message.data)
+                continue
             frame = connection.unwrap(message.data)
             if frame is None:
                 continue
