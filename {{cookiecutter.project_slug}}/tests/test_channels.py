@@ -36,6 +36,7 @@ TIMEOUT = 10.0  # seconds any one frame may take
 STREAM_LENGTH = 1000  # messages per channel
 STREAM_INTERVAL = "0.002"  # seconds between rounds (one message on each channel)
 CUTS = 5
+SLOW_TEST_INTERVAL = "0.0005"  # seconds between messages: 2,000 a second, 5,000 in all
 SLOW_RECEIVE_BUFFER = 4096  # the slow follower's socket: small, so it really stops reading
 SLOW_DROPPED = re.compile(r"close .*code=1013 reason='send queue overflow")
 
@@ -167,8 +168,11 @@ async def test_a_follower_that_cannot_keep_up_is_dropped_and_the_others_get_ever
         await follower.connect()
         await follower.read(0)
         await asyncio.sleep(0.2)  # both subscriptions are in before the stream starts
-        await send_and_wait(server.ws_url, f"stream {count} 0 room")
-        await follower.read(count)
+        # The follower reads while the stream flows: a healthy client keeps up with a paced
+        # stream, whatever else this machine does; the slow one falls behind at once.
+        reading = asyncio.create_task(follower.read(count))
+        await send_and_wait(server.ws_url, f"stream {count} {SLOW_TEST_INTERVAL} room")
+        await asyncio.wait_for(reading, TIMEOUT)
         log = server.log()
         slow.transport.abort()
     assert follower.received["room"] == expected("room", range(1, count + 1))
