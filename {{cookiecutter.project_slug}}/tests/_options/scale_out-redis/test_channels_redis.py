@@ -161,27 +161,6 @@ async def test_a_history_that_ran_out_gives_a_gap_on_the_other_process(
     assert [seq for seq, _ in follower.received["beta"]] == list(range(1, 7))
 
 
-async def test_a_resume_that_needed_what_redis_lost_gets_a_reset(
-    redis_server: RedisServer,
-) -> None:
-    with running_server("--redis-url", redis_server.url, logic="Streams") as server:
-        follower = await follow(server, "alpha")
-        await send_and_wait(server.ws_url, "stream 5 0 alpha")
-        await follower.read(5)
-        follower.cut()
-        redis_server.restart()  # without persistence: the channel is gone
-        await wait_for_readiness(server, 503)
-        await wait_for_readiness(server, 200)
-        await follower.connect()
-        await send_and_wait(server.ws_url, "stream 2 0 alpha")
-        await follower.read(7)
-        await close(follower)
-    assert follower.refused == [
-        {"type": "reset", "channel": "alpha", "reason": "unknown position", "seq": 0}
-    ]
-    assert [seq for seq, _ in follower.received["alpha"]] == [1, 2, 3, 4, 5, 1, 2]
-
-
 async def test_a_redis_restart_mid_stream_is_survived(redis_server: RedisServer) -> None:
     shared = ("--redis-url", redis_server.url, "--rate-limit", "0")
     with (
