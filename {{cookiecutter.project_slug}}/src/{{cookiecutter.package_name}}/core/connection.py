@@ -1,11 +1,11 @@
 """One open websocket: the client the logic is handed, and its bounded outbound queue.
 
 Senders never wait on a client: :meth:`Connection.write` puts the frame on
-the socket at once when it has room (the usual case, and the fast path: see
-``frames.py``), else queues it for a writer task that drains the queue at the
-pace the client reads and ends when the queue is empty. A client that falls
-so far behind that its queue outgrows the limit is dropped with close code
-1013 (try again later).
+the socket at once when the kernel took everything before it (the usual
+case, and the fast path: see ``frames.py``), else queues it; the queue
+drains as the socket becomes writable again (``websocket.py`` says when).
+A client that falls so far behind that its queue outgrows the limit is
+dropped with close code 1013 (try again later).
 
 A client that asked for the protocol (``protocol.py``) has its frames
 decoded by :meth:`~Connection.unwrap` and is sent frames; a plain client
@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import socket
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +32,7 @@ from .protocol import (
     encode_error,
     parse_client_frame,
 )
+from .websocket import CLOSE_TIMEOUT, WebSocket
 
 if TYPE_CHECKING:
     from .channels import Channel
@@ -40,10 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["CLOSE_TIMEOUT", "Connection"]
 
 _next_id = itertools.count(1)
-CLOSE_TIMEOUT = 1.0  # seconds a close handshake may take before the socket is aborted
-# The kernel's share of a slow client's backlog. Left alone, Linux grows a socket's send buffer
-# to megabytes (tcp_wmem), which would hold the backlog before the queue limit ever sees it.
-KERNEL_SEND_BUFFER = 64 * 1024
 
 
 class Connection:
@@ -52,33 +48,32 @@ class Connection:
     __slots__ = (
         "_bad_frames",
         "_channels",
-        "_closer",
         "_data",
+        "_drained",
         "_max_bad_frames",
         "_queue",
         "_queue_limit",
         "_queued_bytes",
-        "_transport",
-        "_writer",
         "close_code",
         "close_reason",
         "closing",
         "id",
+        "socket",
         "speaks_protocol",
         "user",
-        "ws",
     )
 
     def __init__(
         self,
         request: web.Request,
-        ws: web.WebSocketResponse,
+        socket: WebSocket,
         queue_limit: int,
         max_bad_frames: int,
     ) -> None:
-        self.ws = ws
+        self.socket = socket
+        socket.on_writable = self._write_queued
         self.id = str(next(_next_id))
-        self.speaks_protocol = ws.ws_protocol == SUBPROTOCOL
+        self.speaks_protocol = socket.subprotocol == SUBPROTOCOL
         self._bad_frames = 0
         self._max_bad_frames = max_bad_frames
         self._channels: set[Channel] | None = None  # made on the first subscription
@@ -91,13 +86,7 @@ class Connection:
         self._queue: deque[str | bytes] | None = None
         self._queued_bytes = 0
         self._queue_limit = queue_limit
-        self._transport = request.transport
-        sock = None if self._transport is None else self._transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BUFFER)
-        # Drains the queue while it holds frames; None while the socket keeps up.
-        self._writer: asyncio.Task[None] | None = None
-        self._closer: asyncio.Task[None] | None = None
+        self._drained: asyncio.Future[None] | None = None  # made by a close that waits for it
 
     @property
     def data(self) -> dict[str, Any]:
@@ -160,15 +149,15 @@ class Connection:
         self.write(frame)
 
     def write(self, frame: str | bytes) -> None:
-        """Write ``frame`` without waiting: now if the socket has room, else queued.
+        """Write ``frame`` without waiting: now if the socket keeps up, else queued.
 
         A closing connection drops it.
         """
         if self.closing:
             return
-        transport = self._transport
-        if self._writer is None and transport is not None and self._has_room(transport):
-            transport.write(text_frame(frame) if isinstance(frame, str) else binary_frame(frame))
+        socket = self.socket
+        if self._queue is None and socket.writable:
+            socket.write(text_frame(frame) if isinstance(frame, str) else binary_frame(frame))
             return
         self._queued_bytes += len(frame)
         if self._queued_bytes > self._queue_limit:
@@ -177,100 +166,69 @@ class Connection:
         if self._queue is None:
             self._queue = deque()
         self._queue.append(frame)
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_queued())
 
-    def _has_room(self, transport: asyncio.Transport) -> bool:
-        """Whether a frame may go straight to the socket, ahead of nothing.
-
-        The socket must be open, aiohttp must not have sent its close frame (no
-        frame may follow it), and everything written before must have reached
-        the kernel: a frame written now cannot overtake a backlog, and one that
-        does not fit stays in the transport's buffer, so the next one queues.
-        """
-        return (
-            transport.get_write_buffer_size() == 0
-            and not transport.is_closing()
-            and not self.ws.closed
-        )
-
-    async def _write_queued(self) -> None:
-        try:
-            while self._queue:
-                frame = self._queue.popleft()
-                self._queued_bytes -= len(frame)
-                if isinstance(frame, str):
-                    await self.ws.send_str(frame)
-                else:
-                    await self.ws.send_bytes(frame)
-        except ConnectionResetError:
-            pass  # the peer went away; the receive loop sees the close and cleans up
-        finally:
-            self._writer = None
+    def _write_queued(self) -> None:
+        """The socket is writable again (or closed): write what is queued until it is not, or
+        none is left."""
+        queue = self._queue
+        socket = self.socket
+        while queue and socket.writable:
+            frame = queue.popleft()
+            self._queued_bytes -= len(frame)
+            socket.write(text_frame(frame) if isinstance(frame, str) else binary_frame(frame))
+        if not queue or socket.transport is None:
             self._queue = None
             self._queued_bytes = 0
+            if self._drained is not None and not self._drained.done():
+                self._drained.set_result(None)
 
     async def close(self, code: int, reason: str, flush_timeout: float) -> None:
-        """Write what is queued (within ``flush_timeout`` seconds), then close with ``code``."""
+        """Write what is queued (within ``flush_timeout`` seconds), then close with ``code``.
+
+        Returns once the socket is closed.
+        """
         self.close_code = self.close_code or code
         self.close_reason = self.close_reason or reason
-        await self._flush_and_close(code, reason, flush_timeout)
+        await self._flush(flush_timeout)
+        self.socket.close(code, reason)
+        await self.socket.wait_closed()
 
     async def answer_close(self, code: int, flush_timeout: float) -> None:
         """The client closed with ``code``: write what is queued for it, then answer in kind.
 
         What it was sent before it closed still reaches it (within ``flush_timeout``
-        seconds); the close line logs the client's code, not this echo.
+        seconds); the close line logs the client's code, not this echo. The
+        socket closes with the answer: the peer's close frame is already in.
         """
-        if self._writer is not None:
-            await self._flush_and_close(code, "", flush_timeout)
-            return
-        # Nothing queued (the usual case): the answer goes into the socket's buffer and the
-        # connection closes, with no wait for the peer, whose close frame is already in.
-        self.closing = True
-        await self.ws.close(code=code, drain=False)
+        await self._flush(flush_timeout)
+        self.socket.close(code)
 
-    async def _flush_and_close(self, code: int, reason: str, flush_timeout: float) -> None:
+    async def _flush(self, timeout: float) -> None:
         self.closing = True
-        if self._writer is not None:
-            await asyncio.wait((self._writer,), timeout=flush_timeout)
-        await self._close_now(code, reason)
+        if self._queue is None:
+            return
+        self._drained = asyncio.get_running_loop().create_future()
+        with contextlib.suppress(asyncio.TimeoutError):  # what is left goes with the connection
+            await asyncio.wait_for(asyncio.shield(self._drained), timeout)
 
     def drop(self, code: int, reason: str) -> None:
         """Close with ``code`` now, discarding what is queued (for a client that cannot keep up)."""
         if self.closing:
             return
+        self.refuse(code, reason)
+
+    def refuse(self, code: int, reason: str) -> None:
+        """Close with ``code`` now, for a rule broken: what is queued is discarded."""
         self.closing = True
         self.close_code = code
         self.close_reason = reason
         self._queue = None
         self._queued_bytes = 0
-        self._closer = asyncio.create_task(self._close_now(code, reason))
+        self.socket.close(code, reason)
 
-    async def _close_now(self, code: int, reason: str) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-        try:
-            await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT)
-        except asyncio.TimeoutError:
-            # The peer is not reading, so even the close frame cannot get through.
-            self._abort()
-        except asyncio.CancelledError:
-            # A writer stuck on a full socket waits on aiohttp's drain future, which close() shares:
-            # cancelling the writer above cancels close() too. The peer is not reading: abort.
-            self._abort()
-            raise
-
-    def _abort(self) -> None:
-        if self._transport is not None:
-            self._transport.abort()
-
-    async def finish(self) -> None:
-        """Stop the writer (and a pending close) once the receive loop has ended."""
+    def finish(self) -> None:
+        """Write nothing more: the socket is closed."""
         self.closing = True
-        if self._writer is not None:
-            self._writer.cancel()
-        for task in (self._writer, self._closer):
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        self._queue = None
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, hdrs, web
+from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 
 from ..api import App
 from .channels import ChannelError, check_channel_name
@@ -33,8 +34,10 @@ from .state import (
     SETTINGS,
     TRUSTED_PROXIES,
 )
+from .takeover import unsent_response
+from .websocket import LOST, Handled, accept
 
-__all__ = ["handle_websocket"]
+__all__ = ["Receiver", "handle_websocket"]
 
 INTERNAL_ERROR = "internal error: the message was not processed"
 # A logic's on_binary, if it has one.
@@ -42,37 +45,37 @@ BinaryHook = Callable[[MemberConnection, bytes], Awaitable[None]]
 NO_STATUS_CODE = 1005  # RFC 6455, 7.4.1: what a close frame without a code stands for
 # Codes that stand for conditions and must never be sent in a close frame (RFC 6455, 7.4.1).
 RESERVED_CLOSE_CODES = frozenset({NO_STATUS_CODE, WSCloseCode.ABNORMAL_CLOSURE, 1015})
+TEXT, BINARY = int(WSMsgType.TEXT), int(WSMsgType.BINARY)
 
 logger = logging.getLogger(__name__)
 
 
-async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
-    """Accept one websocket, let it join, and serve it until it closes."""
+async def handle_websocket(request: web.Request) -> web.StreamResponse:
+    """Accept one websocket, let it join, and hand its socket what serves it until it closes."""
     request = request.app[TRUSTED_PROXIES].resolve(request)
     settings = request.app[SETTINGS]
     members = request.app[MEMBERS]
     user = await _admit(request, settings)
-    ws = _open_websocket(settings, members.subprotocols)
-    admission = await members.admit(request, ws)
-    await ws.prepare(request)
-
-    connection = await members.join(request, ws, admission)
-    connection.user = user
-    if connection.speaks_protocol and "since" in request.query:
-        await _resume_channels(request, connection)
-    if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("open %s", connection.describe(request.remote))
-    logic = request.app[LOGIC]
+    headers: dict[str, str] = {}  # what joining adds to the 101 (a session's cookie)
+    admission = await members.admit(request, headers)
+    socket = accept(request, members.subprotocols, headers, settings.max_message_size)
     try:
-        if await _connected(logic, connection, members.opened(connection)):
+        connection = await members.join(request, socket, admission)
+    except BaseException:
+        socket.abort()
+        raise
+    connection.user = user
+    receiver = Receiver(request.app, connection, request.remote)
+    try:
+        if connection.speaks_protocol and "since" in request.query:
+            await _resume_channels(request, connection)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("open %s", connection.describe(request.remote))
+        if await _connected(receiver.logic, connection, members.opened(connection)):
             _count_audience(request)  # once on_connect has run: the channels it follows count
-            await _receive(request.app, connection, logic, settings)
     finally:
-        members.leave(connection)
-        await connection.finish()
-        _log_close(connection.describe(request.remote), connection)
-        await _disconnected(logic, connection)
-    return ws
+        socket.start(receiver)  # from here on, the socket calls the receiver: see websocket.py
+    return unsent_response()
 
 
 def _check_capacity(request: web.Request) -> None:
@@ -112,50 +115,96 @@ def _count_audience(request: web.Request) -> None:
         audience.connected(request.app[PROXY_OUT].connection_count)
 
 
-def _open_websocket(settings: ServerSettings, protocols: tuple[str, ...]) -> web.WebSocketResponse:
-    return web.WebSocketResponse(
-        protocols=protocols,
-        # aiohttp refuses a message of exactly max_msg_size bytes; the setting allows it.
-        max_msg_size=settings.max_message_size + 1,
-        heartbeat=settings.heartbeat or None,
-        compress=False,
-        autoclose=False,  # a client's close is answered once what is queued for it went out
-    )
+class Receiver:
+    """What a connection's socket hands each message to: the logic, within the client's limits.
 
+    Each call answers one message, at once or with the work still to do (see
+    ``websocket.py``): a message for the logic, a channel request, a close.
+    The last call says the socket is gone, and the connection is cleaned up.
+    """
 
-async def _receive(
-    app: web.Application, connection: MemberConnection, logic: App, settings: ServerSettings
-) -> None:
-    """Hand each message to the logic, until the client closes or breaks a rule."""
-    ws = connection.ws
-    rate = TokenBucket(settings.rate_limit, settings.rate_burst)
-    on_binary: BinaryHook | None = getattr(logic, "on_binary", None)
-    while True:
-        message = await ws.receive()
-        if message.type is WSMsgType.TEXT or (message.type is WSMsgType.BINARY and on_binary):
-            if not rate.allow():
-                await _refuse(connection, WSCloseCode.POLICY_VIOLATION, "rate limit exceeded")
-                return
-        else:
-            await _stop_receiving(connection, message, settings.shutdown_timeout)
-            return
-        try:
-            if on_binary is not None and message.type is WSMsgType.BINARY:
-                await on_binary(connection, message.data)
-                continue
+    __slots__ = ("_app", "_connection", "_on_binary", "_peer", "_rate", "logic")
+
+    def __init__(
+        self, app: web.Application, connection: MemberConnection, peer: str | None
+    ) -> None:
+        settings = app[SETTINGS]
+        self._app = app
+        self._connection = connection
+        self._peer = peer
+        self.logic = app[LOGIC]
+        self._rate = TokenBucket(settings.rate_limit, settings.rate_burst)
+        self._on_binary: BinaryHook | None = getattr(self.logic, "on_binary", None)
+
+    def __call__(self, kind: int, data: Any, extra: Any) -> Handled:
+        connection = self._connection
+        if kind == TEXT or (kind == BINARY and self._on_binary is not None):
+            if not self._rate.allow():
+                connection.refuse(WSCloseCode.POLICY_VIOLATION, "rate limit exceeded")
+                return None
+            if kind == BINARY:
+                return self._binary(data)
             if not connection.speaks_protocol:  # the plain exchange: the text is the message
-                await logic.on_message(connection, message.data)
-                continue
-            frame = connection.unwrap(message.data)
+                return self._message(data)
+            frame = connection.unwrap(data)
             if frame is None:
-                continue
+                return None
             if frame.type == "message":
-                await logic.on_message(connection, frame.data)
-            else:
-                await _channel_request(app, connection, frame)
+                return self._message(frame.data)
+            return self._channel_frame(frame)
+        if kind == LOST:
+            return self._end()
+        return self._stop(kind, data)
+
+    async def _message(self, text: str) -> None:
+        try:
+            await self.logic.on_message(self._connection, text)
         except Exception:
-            logger.exception("on_message failed on conn=%s", connection.id)
-            connection.report(INTERNAL_ERROR)
+            self._failed()
+
+    async def _binary(self, data: bytes) -> None:
+        assert self._on_binary is not None
+        try:
+            await self._on_binary(self._connection, data)
+        except Exception:
+            self._failed()
+
+    async def _channel_frame(self, frame: ClientFrame) -> None:
+        try:
+            await _channel_request(self._app, self._connection, frame)
+        except Exception:
+            self._failed()
+
+    def _failed(self) -> None:
+        logger.exception("on_message failed on conn=%s", self._connection.id)
+        self._connection.report(INTERNAL_ERROR)
+
+    def _stop(self, kind: int, code: int) -> Handled:
+        """End a connection on a message that is not one for the logic.
+
+        A close from the client is answered once what is queued for it went
+        out. A binary message, for a logic without ``on_binary``, is refused
+        with 1003. (A frame that breaks the protocol never gets here: the
+        socket closes with the code that fits, 1009 too big, 1007 invalid
+        UTF-8, 1002 a protocol error.)
+        """
+        connection = self._connection
+        if kind == BINARY:
+            connection.refuse(WSCloseCode.UNSUPPORTED_DATA, "text frames only")
+        elif code in RESERVED_CLOSE_CODES:
+            connection.refuse(WSCloseCode.PROTOCOL_ERROR, "reserved close code")
+        else:
+            flush_timeout = self._app[SETTINGS].shutdown_timeout
+            return connection.answer_close(code or WSCloseCode.OK, flush_timeout)
+        return None
+
+    async def _end(self) -> None:
+        """The socket is closed: the connection leaves, its line is logged, the logic is told."""
+        connection = self._connection
+        self._app[MEMBERS].leave(connection)
+        connection.finish()
+        _log_close(connection.describe(self._peer), connection)
+        await _disconnected(self.logic, connection)
 
 
 async def _channel_request(
@@ -208,7 +257,7 @@ async def _connected(logic: App, connection: MemberConnection, joined: Awaitable
         await logic.on_connect(connection)
     except Exception:
         logger.exception("on_connect failed on conn=%s", connection.id)
-        await _refuse(connection, WSCloseCode.INTERNAL_ERROR, "internal error")
+        connection.refuse(WSCloseCode.INTERNAL_ERROR, "internal error")
         return False
     return True
 
@@ -229,33 +278,9 @@ def _log_close(described: str, connection: Connection) -> None:
     The opening is logged at DEBUG level only: a line per connection is what a
     busy server can afford.
     """
-    code = connection.close_code or connection.ws.close_code
-    shown = NO_STATUS_CODE if code == 0 else code  # aiohttp's 0: a close frame without a code
+    socket = connection.socket
+    code = connection.close_code or socket.close_code
+    shown = NO_STATUS_CODE if code == 0 else code  # 0: a close frame without a code
     shown = None if shown is None else int(shown)  # an int: IntEnum prints its name on 3.10
-    logger.info("close %s code=%s reason=%r", described, shown, connection.close_reason)
-
-
-async def _stop_receiving(connection: Connection, message: WSMessage, flush_timeout: float) -> None:
-    """End a connection on a message that is not one for the logic.
-
-    A close from the client is answered once what is queued for it went out. A
-    binary message, for a logic without ``on_binary``, is refused with 1003. An
-    error means aiohttp has already closed with the code that fits (1009 too
-    big, 1007 invalid UTF-8, 1002 a protocol error): it is recorded for the log.
-    """
-    if message.type is WSMsgType.CLOSE:
-        if message.data in RESERVED_CLOSE_CODES:
-            await _refuse(connection, WSCloseCode.PROTOCOL_ERROR, "reserved close code")
-        else:
-            await connection.answer_close(message.data or WSCloseCode.OK, flush_timeout)
-    elif message.type is WSMsgType.BINARY:
-        await _refuse(connection, WSCloseCode.UNSUPPORTED_DATA, "text frames only")
-    elif message.type is WSMsgType.ERROR and isinstance(message.data, WebSocketError):
-        connection.close_code = message.data.code
-        connection.close_reason = str(message.data)
-
-
-async def _refuse(connection: Connection, code: WSCloseCode, reason: str) -> None:
-    connection.close_code = code
-    connection.close_reason = reason
-    await connection.ws.close(code=code, message=reason.encode())
+    reason = connection.close_reason or socket.close_reason
+    logger.info("close %s code=%s reason=%r", described, shown, reason)

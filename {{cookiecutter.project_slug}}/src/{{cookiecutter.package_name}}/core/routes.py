@@ -20,7 +20,6 @@ from pathlib import Path
 from aiohttp import WSCloseCode, hdrs, web
 
 from ..api import AppFactory, Authenticate, AuthorizeChannel, Producer
-from .connection import CLOSE_TIMEOUT
 from .members import Members
 from .proxies import TrustedProxies
 from .proxy_in import handle_websocket
@@ -39,6 +38,7 @@ from .state import (
     Audience,
     Lifecycle,
 )
+from .websocket import CLOSE_TIMEOUT
 
 __all__ = ["STATIC_DIR", "build_app", "drain"]
 
@@ -81,6 +81,8 @@ def build_app(
     app.router.add_static("/scripts/", STATIC_DIR / "scripts")
     if settings.publish_secret:
         app.router.add_post(PUBLISH_ROUTE, publish)
+    if settings.heartbeat:
+        app.cleanup_ctx.append(_sweep_heartbeats)
     if producer is not None:
         app.cleanup_ctx.append(functools.partial(_run_producer, producer))
     app.on_shutdown.append(drain)
@@ -94,6 +96,26 @@ async def _run_producer(producer: Producer, app: web.Application) -> AsyncIterat
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _sweep_heartbeats(app: web.Application) -> AsyncIterator[None]:
+    """Every ``--heartbeat`` seconds, ping the silent connections and drop the unanswering ones.
+
+    One task for every connection, not a timer each (see ``WebSocket.beat``).
+    """
+    task = asyncio.create_task(_beat(app, app[SETTINGS].heartbeat))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _beat(app: web.Application, interval: float) -> None:
+    out = app[PROXY_OUT]
+    while True:
+        await asyncio.sleep(interval)
+        for connection in out.connections():
+            connection.socket.beat()
 
 
 async def index(request: web.Request) -> web.StreamResponse:

@@ -17,6 +17,7 @@ from .connection import Connection
 from .protocol import SUBPROTOCOL, encode_welcome
 from .proxy_out import LocalProxyOut
 from .settings import ServerSettings
+from .websocket import WebSocket
 
 __all__ = ["Admission", "MemberConnection", "Members"]
 
@@ -38,17 +39,17 @@ class Members:
         self._settings = settings
         self.out = LocalProxyOut(ChannelRegistry.from_settings(settings))
 
-    async def admit(self, request: web.Request, ws: web.WebSocketResponse) -> Admission:
+    async def admit(self, request: web.Request, headers: dict[str, str]) -> Admission:
         """Nothing to check before the upgrade."""
         return Admission()
 
     async def join(
-        self, request: web.Request, ws: web.WebSocketResponse, admission: Admission
+        self, request: web.Request, socket: WebSocket, admission: Admission
     ) -> Connection:
         """The upgraded websocket as a connection, greeted if it speaks the protocol."""
         settings = self._settings
         connection = Connection(
-            request, ws, settings.send_queue_bytes, settings.max_protocol_errors
+            request, socket, settings.send_queue_bytes, settings.max_protocol_errors
         )
         self.out.add(connection)
         if connection.speaks_protocol:

@@ -25,6 +25,7 @@ from .proxy_out_redis import RedisProxyOut
 {%- endif %}
 from .sessions import SESSION_COOKIE, SessionConnection, SessionRegistry, session_cookie
 from .settings import ServerSettings
+from .websocket import WebSocket
 
 __all__ = ["Admission", "MemberConnection", "Members"]
 
@@ -65,8 +66,9 @@ class Members:
             app.cleanup_ctx.append(bus.lifespan)  # before the producer, which sends through it
 {%- endif %}
 
-    async def admit(self, request: web.Request, ws: web.WebSocketResponse) -> Admission:
-        """Find (or mint) the handshake's session; refuse it if the session is full."""
+    async def admit(self, request: web.Request, headers: dict[str, str]) -> Admission:
+        """Find (or mint) the handshake's session (its cookie goes in ``headers``); refuse it if the
+        session is full."""
         presented = request.cookies.get(SESSION_COOKIE)
         session_id = await self.out.claim(presented)
         existing = self.sessions.get(session_id)
@@ -75,16 +77,16 @@ class Members:
             raise web.HTTPTooManyRequests(text="too many connections for this session")
         minted = session_id != presented
         if minted:
-            ws.headers.add(hdrs.SET_COOKIE, session_cookie(session_id, secure=request.secure))
+            headers[hdrs.SET_COOKIE] = session_cookie(session_id, secure=request.secure)
         return Admission(session_id, minted)
 
     async def join(
-        self, request: web.Request, ws: web.WebSocketResponse, admission: Admission
+        self, request: web.Request, socket: WebSocket, admission: Admission
     ) -> SessionConnection:
         """The upgraded websocket as a connection of its session, greeted if it speaks the protocol."""
         settings = self._settings
         connection = self.out.connection_class(
-            request, ws, settings.send_queue_bytes, settings.max_protocol_errors
+            request, socket, settings.send_queue_bytes, settings.max_protocol_errors
         )
         self.sessions.join(admission.session_id, connection)
         if connection.speaks_protocol:

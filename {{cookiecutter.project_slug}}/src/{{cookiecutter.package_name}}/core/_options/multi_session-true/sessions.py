@@ -61,7 +61,7 @@ class SessionConnection(Connection):
     session: Session  # set as it joins its session, before the logic sees it
 
     def describe(self, peer: str | None) -> str:
-        protocol = self.ws.ws_protocol or "plain"
+        protocol = self.socket.subprotocol or "plain"
         user = "" if self.user is None else f" user={self.user}"
         return f"session={self.session.tag} conn={self.id} peer={peer} protocol={protocol}{user}"
 

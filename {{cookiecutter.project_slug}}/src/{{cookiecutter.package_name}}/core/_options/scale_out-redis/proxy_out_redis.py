@@ -61,6 +61,7 @@ from .protocol import encode_gap, encode_message, encode_reset, encode_subscribe
 from .proxy_out import LocalProxyOut
 from .sessions import Session, SessionConnection, SessionRegistry, new_session_id
 from .settings import ServerSettings
+from .websocket import WebSocket
 
 __all__ = ["RedisConnection", "RedisProxyOut", "RedisUnavailableError"]
 
@@ -125,11 +126,11 @@ class RedisConnection(SessionConnection):
     def __init__(
         self,
         request: web.Request,
-        ws: web.WebSocketResponse,
+        websocket: WebSocket,
         queue_limit: int,
         max_bad_frames: int,
     ) -> None:
-        super().__init__(request, ws, queue_limit, max_bad_frames)
+        super().__init__(request, websocket, queue_limit, max_bad_frames)
         self._held: list[tuple[int | None, str]] | None = None
         self._sent_up_to = 0  # the highest message number sent (or skipped as a gap)
         # The same, per channel: what is held while a channel's replay is fetched, and the
