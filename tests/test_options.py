@@ -52,6 +52,8 @@ ALWAYS = (
     "src/{package}/core/runner.py",
     "src/{package}/core/settings.py",
     "src/{package}/core/state.py",
+    "src/{package}/core/takeover.py",
+    "src/{package}/core/websocket.py",
     "src/{package}/py.typed",
     "src/{package}/server.py",
     "src/{package}/settings.py",
@@ -80,6 +82,7 @@ ALWAYS = (
     "tests/test_settings.py",
     "tests/test_signals.py",
     "tests/test_storm.py",
+    "tests/test_takeover.py",
 )
 TEMPLATE = REPO / "{{cookiecutter.project_slug}}"
 PACKAGE_FOLDER = "{{cookiecutter.package_name}}"

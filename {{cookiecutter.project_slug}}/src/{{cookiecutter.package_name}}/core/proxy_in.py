@@ -56,7 +56,7 @@ async def handle_websocket(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     members = request.app[MEMBERS]
     user = await _admit(request, settings)
-    headers: dict[str, str] = {}  # what joining adds to the 101 (a session's cookie)
+    headers: dict[str, str] = {}  # what joining adds to the 101 (a cookie)
     admission = await members.admit(request, headers)
     socket = accept(request, members.subprotocols, headers, settings.max_message_size)
     try:

@@ -3,10 +3,11 @@
 aiohttp answers the handshake; :func:`accept` writes the ``101`` and hands the
 socket to a :class:`WebSocket` (see ``takeover.py``). From then on, what the
 client sends is parsed as it arrives and each message is handed at once to the
-connection's handler, one at a time and in order. A handler that completes
-without waiting (the usual case) costs no task and no future; one that waits
-goes on in a task, and the messages that arrive meanwhile wait for it (past
-64 KiB of them, the socket stops reading, so a client cannot outrun its handler).
+connection's handler, one at a time and in order. Each handler runs as a task
+(on Python 3.12+ started at once, so one that needs no wait is done within the
+callback that parsed its message); the messages that arrive while one waits
+wait for it (past 64 KiB of them, the socket stops reading, so a client cannot
+outrun its handler).
 
 Writes go straight to the socket. :attr:`WebSocket.writable` says whether the
 kernel took everything written so far; when it did not, the connection queues
@@ -24,9 +25,9 @@ import asyncio
 import base64
 import hashlib
 import socket as socket_module
-import types
+import sys
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from aiohttp import WebSocketError, WSCloseCode, WSMsgType, hdrs, web
@@ -243,21 +244,25 @@ class WebSocket(asyncio.Protocol):
         work = self._handler(kind, data, extra)
         if work is None:
             return
-        try:
-            waiting_on = work.send(None)
-        except StopIteration:
+        task = _run(work)  # a task, not a bare step: the handler may use asyncio.timeout()
+        if task.done():
+            self._report_failure(task)
             return
         self._backlog = deque()
-        self._running = asyncio.ensure_future(_go_on(work, waiting_on))
-        self._running.add_done_callback(self._handled)
+        self._running = task
+        task.add_done_callback(self._handled)
 
     def _handled(self, task: asyncio.Task[None]) -> None:
         self._running = None
+        self._report_failure(task)
+        self._drain_backlog()
+
+    @staticmethod
+    def _report_failure(task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             asyncio.get_running_loop().call_exception_handler(
                 {"message": "websocket handler failed", "exception": task.exception()}
             )
-        self._drain_backlog()
 
     def _drain_backlog(self) -> None:
         backlog = self._backlog
@@ -329,24 +334,9 @@ class WebSocket(asyncio.Protocol):
             self.transport.close()
 
 
-@types.coroutine
-def _go_on(work: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, Any, None]:
-    """The rest of ``work``, which stopped at ``waiting_on``, run by the task this is wrapped in.
-
-    A message's handler is started in the callback that parsed it, with no
-    task; only one that has to wait gets one, to go on from where it stopped.
-    What the task sends in (or throws: a cancellation) goes on to ``work``.
-    """
-    while True:
-        try:
-            sent = yield waiting_on
-        except BaseException as error:  # a cancellation too: it goes on to the handler
-            try:
-                waiting_on = work.throw(error)
-            except StopIteration:
-                return
-        else:
-            try:
-                waiting_on = work.send(sent)
-            except StopIteration:
-                return
+def _run(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """``work`` as a task: started at once where Python can (3.12+), so that one that needs
+    no wait is done before this returns, and no loop iteration is spent on it."""
+    if sys.version_info >= (3, 12):
+        return asyncio.Task(work, eager_start=True)
+    return asyncio.ensure_future(work)

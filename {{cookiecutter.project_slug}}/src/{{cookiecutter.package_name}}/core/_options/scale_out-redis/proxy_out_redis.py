@@ -126,11 +126,11 @@ class RedisConnection(SessionConnection):
     def __init__(
         self,
         request: web.Request,
-        websocket: WebSocket,
+        socket: WebSocket,  # the websocket here; the module of that name elsewhere
         queue_limit: int,
         max_bad_frames: int,
     ) -> None:
-        super().__init__(request, websocket, queue_limit, max_bad_frames)
+        super().__init__(request, socket, queue_limit, max_bad_frames)
         self._held: list[tuple[int | None, str]] | None = None
         self._sent_up_to = 0  # the highest message number sent (or skipped as a gap)
         # The same, per channel: what is held while a channel's replay is fetched, and the
