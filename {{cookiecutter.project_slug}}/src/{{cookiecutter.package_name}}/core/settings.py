@@ -236,7 +236,9 @@ class ServerSettings:
         integer(1, metavar="BYTES"),
     )
     heartbeat: float = setting(
-        20.0, "seconds between pings; a peer silent for 2 intervals is dropped; 0 turns it off"
+        20.0,
+        "seconds between pings of silent peers; one that leaves a ping unanswered is dropped;"
+        " 0 turns it off",
     )
     allowed_origins: tuple[str, ...] = setting(
         (), "comma-separated origins allowed besides the page's own, e.g. https://app.example"
