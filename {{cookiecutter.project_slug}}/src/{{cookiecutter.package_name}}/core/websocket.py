@@ -130,6 +130,7 @@ class WebSocket(asyncio.Protocol):
         "_parser",
         "_pinged",
         "_running",
+        "_settled",
         "close_code",
         "close_reason",
         "close_sent",
@@ -158,6 +159,7 @@ class WebSocket(asyncio.Protocol):
         self._close_received = False
         self._close_timer: asyncio.TimerHandle | None = None
         self._lost: asyncio.Future[None] | None = None  # made by wait_closed()
+        self._settled = False  # the socket is closed and its handler done with it
         self._heard = True  # anything from the peer since the last sweep
         self._pinged = False  # a ping of ours is unanswered
 
@@ -198,8 +200,6 @@ class WebSocket(asyncio.Protocol):
         self.transport = None
         if self._close_timer is not None:
             self._close_timer.cancel()
-        if self._lost is not None and not self._lost.done():
-            self._lost.set_result(None)
         if self.on_writable is not None:
             self.on_writable()  # so that nobody waits for a queue to drain into a closed socket
         self._queue_or_handle(LOST, None, None, 0)
@@ -209,7 +209,8 @@ class WebSocket(asyncio.Protocol):
     def _received(self, message: Any, size: int) -> None:
         kind, data, extra = message
         if kind == _PING:
-            self.write(pong_frame(data))
+            if not self._close_received:  # after the peer's close, nothing more is answered
+                self.write(pong_frame(data))
         elif kind == _PONG:
             self._pinged = False
         elif self.close_sent and kind == _CLOSE:
@@ -242,20 +243,29 @@ class WebSocket(asyncio.Protocol):
         """Hand one message to the handler; if it has to wait, hold what follows until it is done."""
         assert self._handler is not None
         work = self._handler(kind, data, extra)
-        if work is None:
+        task = None if work is None else _run(work)  # a task: the handler may use asyncio.timeout
+        if task is not None and not task.done():
+            self._backlog = deque()
+            self._running = task
+            task.add_done_callback(self._handled)
             return
-        task = _run(work)  # a task, not a bare step: the handler may use asyncio.timeout()
-        if task.done():
+        if task is not None:
             self._report_failure(task)
-            return
-        self._backlog = deque()
-        self._running = task
-        task.add_done_callback(self._handled)
+        if kind == LOST:
+            self._settle()
 
     def _handled(self, task: asyncio.Task[None]) -> None:
         self._running = None
         self._report_failure(task)
+        if self._backlog is not None and not self._backlog and self.transport is None:
+            self._settle()  # that was the last: the handler of LOST
         self._drain_backlog()
+
+    def _settle(self) -> None:
+        """Everything the peer sent, and its loss, has been handled: nothing runs for it now."""
+        self._settled = True
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
 
     @staticmethod
     def _report_failure(task: asyncio.Task[None]) -> None:
@@ -313,8 +323,8 @@ class WebSocket(asyncio.Protocol):
             self.transport.abort()
 
     async def wait_closed(self) -> None:
-        """Return once the socket is closed."""
-        if self.transport is None:
+        """Return once the socket is closed and its handler has finished with it."""
+        if self._settled:
             return
         if self._lost is None:
             self._lost = asyncio.get_running_loop().create_future()
