@@ -9,7 +9,11 @@ from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 
 from {{ cookiecutter.package_name }} import Settings, create_app
-from {{ cookiecutter.package_name }}.core.state import AUDIENCE, PROXY_OUT, Audience
+from {{ cookiecutter.package_name }}.core.state import (
+    AUDIENCE,
+    PROXY_OUT,
+    Audience,
+)
 
 from .apps import Echo
 

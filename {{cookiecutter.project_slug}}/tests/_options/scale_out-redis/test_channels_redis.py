@@ -2,7 +2,10 @@
 
 The stress test cuts a follower at random points (a failure prints
 ``CHANNEL_PLAN=<n>``, which replays the same cuts), resumes it on one process
-then the other, and SIGKILLs one of them on the way. The cost test prints
+then the other, and SIGKILLs one of them on the way. The restart tests lose
+Redis's data under a channel: a resume from before the loss gets a reset,
+also when it comes at a random moment around the restart (a failure prints
+``RESTART_PLAN=<n>``, which replays the same moments). The cost test prints
 what a publish costs in Redis commands and time (``pytest -s`` shows it).
 """
 
@@ -16,6 +19,7 @@ import random
 import signal
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
@@ -37,6 +41,8 @@ STREAM_LENGTH = 600  # messages per channel
 STREAM_INTERVAL = "0.004"  # seconds between rounds (one message on each channel)
 CUTS = 8
 PUBLISHES = 2_000  # of the cost test
+RESTARTS = 5  # of the random restart test
+RESTART_SPREAD = 0.4  # seconds: Redis comes back, and the follower resumes, within this
 
 
 @pytest.fixture
@@ -58,6 +64,39 @@ async def close(*followers: Follower) -> None:
     for follower in followers:
         if follower.ws is not None:
             await follower.ws.close()
+
+
+async def until_logged(server: ServerProcess, text: str, times: int = 1) -> None:
+    """Wait until ``server`` has logged ``text`` ``times`` times: it has got that far."""
+    deadline = time.monotonic() + TIMEOUT
+    while server.log().count(text) < times:
+        assert time.monotonic() < deadline, f"not logged {times} times: {text}\n{server.log()}"
+        await asyncio.sleep(0.02)
+
+
+async def cut_off(follower: Follower, server: ServerProcess, times: int = 1) -> None:
+    """Cut ``follower`` off and wait until ``server`` has let it go (its ``times``-th cut there)."""
+    follower.cut()
+    await until_logged(server, "code=1006", times)
+
+
+async def ready(*servers: ServerProcess) -> None:
+    """Wait until every server answers ``/readyz`` with 200: each is back on Redis."""
+    for server in servers:
+        await wait_for_readiness(server, 200)
+
+
+async def start_later(redis_server: RedisServer, delay: float) -> None:
+    await asyncio.sleep(delay)
+    await asyncio.to_thread(redis_server.start)
+
+
+async def resumed(follower: Follower) -> dict[str, Any]:
+    """Reconnect ``follower`` where it left off; the subscription that confirms the resume."""
+    await follower.connect()
+    confirmed = await follower._frame()  # written once Redis has the channel back
+    follower._record(confirmed)
+    return confirmed
 
 
 async def no_more_frames(follower: Follower) -> None:
@@ -159,6 +198,107 @@ async def test_a_history_that_ran_out_gives_a_gap_on_the_other_process(
     assert follower.refused == [{"type": "gap", "channel": "alpha", "from": 2, "to": 41}]
     assert [seq for seq, _ in follower.received["alpha"]] == [1, *range(42, 52)]
     assert [seq for seq, _ in follower.received["beta"]] == list(range(1, 7))
+
+
+async def test_a_resume_that_needed_what_redis_lost_gets_a_reset(
+    redis_server: RedisServer,
+) -> None:
+    with running_server("--redis-url", redis_server.url, logic="Streams") as server:
+        follower = await follow(server, "alpha")
+        await send_and_wait(server.ws_url, "stream 5 0 alpha")
+        await follower.read(5)
+        await cut_off(follower, server)
+        redis_server.stop()  # without persistence: the channel is gone
+        await wait_for_readiness(server, 503)
+        redis_server.start()
+        await ready(server)
+        assert await resumed(follower) == {"type": "subscribed", "channel": "alpha", "seq": 0}
+        await send_and_wait(server.ws_url, "stream 2 0 alpha")
+        await follower.read(7)
+        await close(follower)
+    assert follower.refused == [
+        {"type": "reset", "channel": "alpha", "reason": "unknown position", "seq": 0}
+    ]
+    numbered_again = expected("alpha", range(1, 3))  # the channel starts again from 1
+    assert follower.received["alpha"] == [*expected("alpha", range(1, 6)), *numbered_again]
+
+
+async def test_a_resume_from_before_the_loss_gets_a_reset_where_the_numbering_went_on(
+    redis_server: RedisServer,
+) -> None:
+    shared = ("--redis-url", redis_server.url)
+    with (
+        running_server(*shared, logic="Streams") as publisher,
+        running_server(*shared, logic="Echo") as server,
+    ):
+        rider = await follow(publisher, "alpha")  # follows on through the loss
+        follower = await follow(server, "alpha")
+        await send_and_wait(publisher.ws_url, "stream 5 0 alpha")
+        await rider.read(5)
+        await follower.read(5)
+        await cut_off(follower, server)
+        redis_server.stop()
+        await wait_for_readiness(publisher, 503)
+        redis_server.start()
+        await ready(publisher, server)  # the rider's process has set alpha's counter back to 5
+        assert await resumed(follower) == {"type": "subscribed", "channel": "alpha", "seq": 5}
+        await send_and_wait(publisher.ws_url, "stream 2 0 alpha")
+        await rider.read(7)
+        await follower.read(7)
+        await no_more_frames(follower)
+        await close(rider, follower)
+    # Its 5 is the rider's too, but what came after 5 before the loss is not known to anyone.
+    assert follower.refused == [
+        {"type": "reset", "channel": "alpha", "reason": "unknown position", "seq": 5}
+    ]
+    numbered_on = [(6, "alpha 1"), (7, "alpha 2")]
+    assert follower.received["alpha"] == [*expected("alpha", range(1, 6)), *numbered_on]
+    assert rider.received["alpha"] == follower.received["alpha"]
+    assert rider.refused == []
+
+
+async def test_a_resume_at_any_moment_around_a_redis_restart_gets_a_reset(
+    redis_server: RedisServer,
+) -> None:
+    plan = int(os.environ.get("RESTART_PLAN") or random.randrange(1 << 32))
+    rng = random.Random(plan)
+    shared = ("--redis-url", redis_server.url)
+    with (
+        running_server(*shared, logic="Streams") as publisher,
+        running_server(*shared, logic="Echo") as server,
+    ):
+        rider = await follow(publisher, "alpha")  # follows on through every loss
+        follower = await follow(server, "alpha")
+        await send_and_wait(publisher.ws_url, "stream 3 0 alpha")
+        await follower.read(3)
+        for restart in range(1, RESTARTS + 1):
+            down_for, resume_after = (rng.uniform(0, RESTART_SPREAD) for _ in "ab")
+            context = f"RESTART_PLAN={plan}, restart {restart}: Redis down for {down_for:.3f} s,"
+            context += f" the follower resumes after {resume_after:.3f} s"
+            await cut_off(follower, server, restart)
+            redis_server.stop()
+            started = asyncio.create_task(start_later(redis_server, down_for))
+            await asyncio.sleep(resume_after)  # before Redis is back, or after, or as it comes
+            refused, received = len(follower.refused), len(follower.received["alpha"])
+            await resumed(follower)
+            await started
+            await ready(publisher, server)
+            await send_and_wait(publisher.ws_url, "stream 3 0 alpha")
+            await follower.read(received + 3)
+            await no_more_frames(follower)
+            # A gap may follow the reset: the numbers the rider's process went on above.
+            kinds = [frame["type"] for frame in follower.refused[refused:]]
+            assert kinds in (["reset"], ["reset", "gap"]), context
+            after = follower.received["alpha"][received:]
+            assert [text for _, text in after] == ["alpha 1", "alpha 2", "alpha 3"], context
+            seqs = [seq for seq, _ in after]
+            assert seqs == sorted(set(seqs)), context
+            assert seqs[0] > follower.refused[refused]["seq"], context
+        await rider.read(3 * (RESTARTS + 1))
+        await no_more_frames(rider)
+        await close(rider, follower)
+    assert [seq for seq, _ in rider.received["alpha"]] == list(range(1, 3 * RESTARTS + 4))
+    assert rider.refused == []
 
 
 async def test_a_redis_restart_mid_stream_is_survived(redis_server: RedisServer) -> None:

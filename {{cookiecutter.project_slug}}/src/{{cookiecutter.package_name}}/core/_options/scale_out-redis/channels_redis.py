@@ -15,6 +15,14 @@ nothing. A subscribe reads the counter and the stream in one transaction, so
 what it replays and what the reader delivers meet exactly (see
 ``RedisConnection``).
 
+A Redis that lost its data has lost the channels' numbering too. A process
+whose followers ride through it sets the counter back to the number it
+delivered last (:data:`CHANNEL_FOLLOW`), so numbering goes on above it, and
+marks that number as lost (``<prefix>channel-lost:<name>``): its history is
+gone. A channel nobody was following starts again from 1. Either way, a
+resume from a position of the lost numbering (at or below the mark, or ahead
+of the counter) gets a ``reset`` (:class:`Numbering`).
+
 Backends publish without a server of their own by appending to the publish
 stream, ``XADD <prefix>publish * channel <name> data <text>``. One server at
 a time takes its entries (it holds a lease, :data:`TAKE_LEASE`), in order, as
@@ -28,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 from .connection import Connection
 from .protocol import encode_gap, encode_message, encode_reset, encode_subscribed
@@ -39,6 +48,7 @@ __all__ = [
     "RETURN_LEASE",
     "TAKE_LEASE",
     "ChannelReads",
+    "Numbering",
     "replay_channel",
 ]
 
@@ -61,14 +71,21 @@ if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 return seq
 """
 # Keep a followed channel: its counter at least the number given (what this process delivered,
-# which a Redis that lost its data must not hand out again), both keys alive for ARGV[2] ms.
-# KEYS: the channel's counter, its stream. Returns the counter: the channel's latest number.
+# which a Redis that lost its data must not hand out again), its keys alive for ARGV[2] ms. A
+# counter below that number was lost: the number is marked as the last of a lost history.
+# KEYS: the channel's counter, its stream, its lost mark. Returns the counter (the channel's
+# latest number) and the mark (0: nothing lost).
 CHANNEL_FOLLOW = """
 local latest = tonumber(redis.call('GET', KEYS[1]) or '0')
-if latest < tonumber(ARGV[1]) then latest = tonumber(ARGV[1]) end
+local delivered = tonumber(ARGV[1])
+if latest < delivered then
+  latest = delivered
+  redis.call('SET', KEYS[3], delivered)
+end
 redis.call('SET', KEYS[1], latest, 'PX', ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return latest
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+return {latest, tonumber(redis.call('GET', KEYS[3]) or '0')}
 """
 
 # Take (or keep) the lease on the publish stream: one process takes its entries at a time, so
@@ -86,6 +103,27 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 """
 
 ChannelEntry = tuple[int, dict[str, str]]  # message number, and the fields CHANNEL_APPEND gave it
+
+
+class Numbering(NamedTuple):
+    """Where a channel's numbering stands in Redis: what :data:`CHANNEL_FOLLOW` returns."""
+
+    latest: int  # the number of the channel's latest message
+    lost: int  # the last number of a history Redis lost (0: none)
+
+    @classmethod
+    def from_reply(cls, reply: Any) -> Numbering:
+        latest, lost = reply
+        return cls(int(latest), int(lost))
+
+    def holds(self, since: int) -> bool:
+        """Whether ``since`` is a position of this numbering, so that a resume from it is exact.
+
+        It is not if it is ahead of the counter (the numbering started again
+        below it) or at or below the lost mark (what came after it may have
+        been lost with Redis, unknown to anyone). 0 asks for all of the history.
+        """
+        return since <= self.latest and not 0 < since <= self.lost
 
 
 class ChannelReads:
@@ -132,6 +170,15 @@ class ChannelReads:
         """Read ``name`` after ``position`` from now on."""
         self._read_after[name] = position
 
+    def forget(self, name: str) -> None:
+        """``name`` has no follower here: the number read last is nobody's position any more.
+
+        The next follower starts the reading again from Redis (:meth:`start`),
+        so it never lends a channel that Redis numbered anew the number this
+        process read of the old one.
+        """
+        self._read_after.pop(name, None)
+
     def positions(self, followed: set[str]) -> dict[str, int]:
         """Where to read each channel of ``followed``; channels no longer followed are dropped."""
         for name in [name for name in self._read_after if name not in followed]:
@@ -157,23 +204,28 @@ def replay_channel(
     connection: Connection,
     name: str,
     since: int | None,
-    latest: int,
+    numbering: Numbering,
     entries: list[ChannelEntry],
     history: tuple[int, float],
 ) -> None:
-    """Confirm the subscription at ``latest``, then replay what the stream holds after ``since``.
+    """Confirm the subscription at the latest number, then replay what the stream holds after
+    ``since``.
 
     ``history`` is ``--channel-history`` and ``--channel-history-age``: older
     entries, and those beyond the size that ``MAXLEN ~`` left in the stream,
-    are not replayed. Every number after ``since`` up to ``latest`` is replayed
+    are not replayed. Every number after ``since`` up to the latest is replayed
     or announced in a ``gap`` (numbers are handed out without holes); a
-    ``since`` ahead of the channel (Redis lost its data) gets a ``reset``.
+    ``since`` that is not a position of the numbering (Redis lost it) gets a
+    ``reset`` instead, and the channel goes on after the latest number.
     """
+    latest = numbering.latest
     connection.write(encode_subscribed(name, latest))
-    if since is None or since == latest:
+    if since is None:
         return
-    if since > latest:
+    if not numbering.holds(since):
         connection.write(encode_reset("unknown position", latest, name))
+        return
+    if since == latest:
         return
     size, age = history
     horizon_ms = (time.time() - age) * 1000

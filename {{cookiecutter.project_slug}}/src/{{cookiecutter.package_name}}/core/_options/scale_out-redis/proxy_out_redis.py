@@ -20,7 +20,9 @@ process's connections, unnumbered (``seq: null``), not kept for replay and not
 seen by other processes. The bus reconnects with backoff, ``/readyz`` says
 not ready meanwhile, and numbering, replay and cross-process delivery resume
 when Redis is back. A Redis restarted without persistence has lost its log;
-a resume that needed it gets a ``gap`` frame.
+a resume that needed it gets a ``gap`` frame. It has lost the channels'
+numbering too: a resume of a channel from a position of the lost numbering
+gets a ``reset`` (see ``channels_redis.py``).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from .channels_redis import (
     TAKE_LEASE,
     ChannelEntry,
     ChannelReads,
+    Numbering,
     replay_channel,
 )
 from .errors import StartupError
@@ -266,6 +269,11 @@ class RedisProxyOut(LocalProxyOut):
     def _channel_keys(name: str) -> list[str]:
         """The keys of channel ``name``: its counter and its stream (names may hold colons)."""
         return [f"{KEY_PREFIX}channel-seq:{name}", f"{KEY_PREFIX}channel:{name}"]
+
+    @classmethod
+    def _follow_keys(cls, name: str) -> list[str]:
+        """The keys :data:`CHANNEL_FOLLOW` keeps: the channel's counter, stream and lost mark."""
+        return [*cls._channel_keys(name), f"{KEY_PREFIX}channel-lost:{name}"]
 
     async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
         """Follow the log for the application's lifetime (an aiohttp cleanup context)."""
@@ -598,9 +606,14 @@ class RedisProxyOut(LocalProxyOut):
 
         The channel's live messages are held meanwhile and let through above
         the number the replay ends at, however far this process's reader is.
+        A channel nobody follows here is read afresh: what this process read of
+        it before may belong to a numbering that Redis has lost since.
         """
         connection = self._connection(client)
+        idle = not self._followed_here(channel)
         name = self.channels.join(connection, channel).name
+        if idle:
+            self._reads.forget(name)
         if not isinstance(connection, RedisConnection) or not connection.speaks_protocol:
             with contextlib.suppress(RedisError, OSError):  # a plain client: from now on
                 await self._channel_since(name, None)
@@ -608,15 +621,16 @@ class RedisProxyOut(LocalProxyOut):
         connection.hold_channel(name)
         caught_up_to = since or 0
         try:
-            latest, entries = await self._channel_since(name, since)
+            numbering, entries = await self._channel_since(name, since)
             history = (self._settings.channel_history, self._settings.channel_history_age)
-            replay_channel(connection, name, since, latest, entries, history)
-            caught_up_to = latest
+            replay_channel(connection, name, since, numbering, entries, history)
+            caught_up_to = numbering.latest
         except (RedisError, OSError) as error:
             self._lost(error)
-            caught_up_to = self._reads.position(name) or 0
+            position = self._reads.position(name)  # where this process's followers are, if any
+            caught_up_to = position or 0
             connection.write(encode_subscribed(name, caught_up_to))
-            if since is not None and since != caught_up_to:
+            if since is not None and since != position:
                 connection.write(encode_reset("replay unavailable", caught_up_to, name))
         finally:
             connection.release_channel(name, caught_up_to)
@@ -627,8 +641,15 @@ class RedisProxyOut(LocalProxyOut):
         if isinstance(connection, RedisConnection):
             connection.forget_channel(channel)
 
-    async def _channel_since(self, name: str, since: int | None) -> tuple[int, list[ChannelEntry]]:
-        """Channel ``name``'s latest number and its entries after ``since``, at one instant.
+    def _followed_here(self, name: str) -> bool:
+        """Whether channel ``name`` has followers on this process."""
+        channel = self.channels.get(name)
+        return channel is not None and bool(channel.subscribers)
+
+    async def _channel_since(
+        self, name: str, since: int | None
+    ) -> tuple[Numbering, list[ChannelEntry]]:
+        """Channel ``name``'s numbering and its entries after ``since``, at one instant.
 
         The first follower here starts the reading of the channel's stream, after
         that number; a subscribe that comes while it asks waits for it, so that
@@ -641,23 +662,28 @@ class RedisProxyOut(LocalProxyOut):
             self._reads.start(name)
         latest = None
         try:
-            latest, entries = await self._read_channel(name, since)
+            numbering, entries = await self._read_channel(name, since)
+            latest = numbering.latest
         finally:
             if first:
                 self._reads.started(name, latest)
                 self._wake_reader()
-        return latest, entries
+        return numbering, entries
 
-    async def _read_channel(self, name: str, since: int | None) -> tuple[int, list[ChannelEntry]]:
-        """One transaction: keep the channel alive, read its counter, and its stream after ``since``."""
-        keys = self._channel_keys(name)
+    async def _read_channel(
+        self, name: str, since: int | None
+    ) -> tuple[Numbering, list[ChannelEntry]]:
+        """One transaction: keep the channel alive, read its numbering, and its stream after
+        ``since``."""
+        keys = self._follow_keys(name)
         position = self._reads.position(name) or 0
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.eval(CHANNEL_FOLLOW, 2, *keys, position, self._channel_ttl_ms)
+            pipe.eval(CHANNEL_FOLLOW, len(keys), *keys, position, self._channel_ttl_ms)
             if since is not None:
                 pipe.xrange(keys[1], min=f"({min(since, MAX_SEQ)}-0")
             replies = await pipe.execute()
-        return int(replies[0]), _entries(replies[1]) if since is not None else []
+        entries = _entries(replies[1]) if since is not None else []
+        return Numbering.from_reply(replies[0]), entries
 
     async def _keep_channels_alive(self) -> None:
         """Refresh the keys of the channels that have followers here."""
@@ -676,14 +702,13 @@ class RedisProxyOut(LocalProxyOut):
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for name in followed:
+                keys = self._follow_keys(name)
                 position = self._reads.position(name) or 0
-                pipe.eval(
-                    CHANNEL_FOLLOW, 2, *self._channel_keys(name), position, self._channel_ttl_ms
-                )
-            latest = await pipe.execute()
-        for name, number in zip(followed, latest, strict=True):
+                pipe.eval(CHANNEL_FOLLOW, len(keys), *keys, position, self._channel_ttl_ms)
+            replies = await pipe.execute()
+        for name, reply in zip(followed, replies, strict=True):
             if name not in self._reads and self._reads.starting(name) is None:
-                self._reads.place(name, int(number))
+                self._reads.place(name, Numbering.from_reply(reply).latest)
 
     # The publish stream: what backends publish with XADD
 
