@@ -8,8 +8,8 @@ that this test puts in place of the user's ``logic.py`` (see ``LAUNCHER``).
 ``wstest -m fuzzingclient`` runs cases 1-7 (framing, pings, reserved bits and
 opcodes, fragmentation, UTF-8, closing) and 10 (auto-fragmentation); every
 case must pass but those this server refuses by design (listed below, with
-why). The report lands in
-``.cache/autobahn/report`` (``index.html`` for people), with the spec, the
+why), once with each frame parser (``--frame-parser``). The report lands in
+``.cache/autobahn/report/<parser>`` (``index.html`` for people), with the spec, the
 client's output and the server's log; CI keeps it as an artifact.
 
 ``wstest`` runs on Python 2.7 only (see ``tests/autobahn.py`` for where it is
@@ -131,8 +131,11 @@ def wstest() -> Venv:
 
 
 @contextlib.contextmanager
-def echo_server(project: BakedProject, venv: Venv, port: int, log: Path) -> Iterator[None]:
-    """The project's server with the echo logic on ``port``; SIGTERM at the end must exit 0."""
+def echo_server(
+    project: BakedProject, venv: Venv, port: int, log: Path, frame_parser: str
+) -> Iterator[None]:
+    """The project's server with the echo logic on ``port``, reading frames with
+    ``frame_parser``; SIGTERM at the end must exit 0."""
     launcher = log.with_name("launcher.py")
     launcher.write_text(LAUNCHER)
     command = [
@@ -140,6 +143,7 @@ def echo_server(project: BakedProject, venv: Venv, port: int, log: Path) -> Iter
         str(launcher),
         project.package,
         *("--host", "127.0.0.1", "--port", str(port), "--rate-limit", "0"),
+        *("--frame-parser", frame_parser),
     ]
     env = venv.environ(PYTHONPATH=str(project.path / "src"))
     with log.open("wb") as output:
@@ -180,31 +184,34 @@ def problem(case: CaseResult) -> str | None:
     return "fails"
 
 
+@pytest.mark.parametrize("frame_parser", ["aiohttp", "websockets"])
 def test_generated_server_passes_autobahn_fuzzing(
-    wstest: Venv, installed_project: BakedProject, generated_venv: Venv
+    wstest: Venv, installed_project: BakedProject, generated_venv: Venv, frame_parser: str
 ) -> None:
-    shutil.rmtree(REPORT_DIR, ignore_errors=True)
-    REPORT_DIR.mkdir(parents=True)
-    server_log = REPORT_DIR / "server.log"
+    report_dir = REPORT_DIR / frame_parser
+    shutil.rmtree(report_dir, ignore_errors=True)
+    report_dir.mkdir(parents=True)
+    server_log = report_dir / "server.log"
     port = free_port()
     started = time.monotonic()
-    with echo_server(installed_project, generated_venv, port, server_log):
+    with echo_server(installed_project, generated_venv, port, server_log, frame_parser):
         fuzzing = run_fuzzingclient(
-            wstest, AGENT, f"ws://127.0.0.1:{port}/ws", CASES, REPORT_DIR, FUZZING_TIMEOUT
+            wstest, AGENT, f"ws://127.0.0.1:{port}/ws", CASES, report_dir, FUZZING_TIMEOUT
         )
     elapsed = time.monotonic() - started
     assert fuzzing.returncode == 0, fuzzing.stdout
-    assert (REPORT_DIR / "index.json").exists(), fuzzing.stdout
-    cases = read_report(REPORT_DIR, AGENT)
+    assert (report_dir / "index.json").exists(), fuzzing.stdout
+    cases = read_report(report_dir, AGENT)
 
     summary = [
-        f"Autobahn|Testsuite, cases {' '.join(CASES)}: {len(cases)} cases in {elapsed:.0f} s",
+        f"Autobahn|Testsuite, cases {' '.join(CASES)}, --frame-parser {frame_parser}:"
+        f" {len(cases)} cases in {elapsed:.0f} s",
         f"behavior: {counts(case.behavior for case in cases)}",
         f"close: {counts(case.behavior_close for case in cases)}",
         f"refused by design (binary, 1003): {', '.join(REFUSED_BY_DESIGN)}",
     ]
-    summary.append(f"report: {REPORT_DIR / 'index.html'}")
-    (REPORT_DIR / "summary.txt").write_text("\n".join(summary) + "\n")
+    summary.append(f"report: {report_dir / 'index.html'}")
+    (report_dir / "summary.txt").write_text("\n".join(summary) + "\n")
     print("\n".join(summary))
 
     failing = [f"{case.describe()}\n    -> {why}" for case in cases if (why := problem(case))]

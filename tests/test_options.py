@@ -53,6 +53,7 @@ ALWAYS = (
     "src/{package}/core/settings.py",
     "src/{package}/core/state.py",
     "src/{package}/core/takeover.py",
+    "src/{package}/core/frame_parsers.py",
     "src/{package}/core/websocket.py",
     "src/{package}/py.typed",
     "src/{package}/server.py",
@@ -83,6 +84,7 @@ ALWAYS = (
     "tests/test_signals.py",
     "tests/test_storm.py",
     "tests/test_takeover.py",
+    "tests/test_frame_parsers.py",
 )
 TEMPLATE = REPO / "{{cookiecutter.project_slug}}"
 PACKAGE_FOLDER = "{{cookiecutter.package_name}}"

@@ -15,11 +15,13 @@ import os
 import struct
 from collections.abc import AsyncIterator
 
+import pytest
 from aiohttp.test_utils import TestServer
 from pytest_aiohttp import AiohttpServer
 from websockets.asyncio.client import connect
 
 from {{ cookiecutter.package_name }} import Settings, create_app
+from {{ cookiecutter.package_name }}.core.frame_parsers import PARSERS
 
 from .apps import Echo
 from .support import REPLY_TIMEOUT
@@ -40,8 +42,15 @@ def upgrade_request(port: int) -> bytes:
     ).encode()
 
 
-async def serve_echo(aiohttp_server: AiohttpServer) -> TestServer:
-    return await aiohttp_server(create_app(Settings(port=0), Echo))
+@pytest.fixture(params=list(PARSERS))
+def frame_parser(request: pytest.FixtureRequest) -> str:
+    """Each test that serves runs with each ``--frame-parser``."""
+    name: str = request.param
+    return name
+
+
+async def serve_echo(aiohttp_server: AiohttpServer, frame_parser: str) -> TestServer:
+    return await aiohttp_server(create_app(Settings(port=0, frame_parser=frame_parser), Echo))
 
 
 async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -67,9 +76,9 @@ async def raw_upgrade(
 
 
 async def test_aiohttp_keeps_no_request_handler_for_an_open_websocket(
-    aiohttp_server: AiohttpServer,
+    aiohttp_server: AiohttpServer, frame_parser: str
 ) -> None:
-    server = await serve_echo(aiohttp_server)
+    server = await serve_echo(aiohttp_server, frame_parser)
     assert server.runner is not None
     assert server.runner.server is not None
     async with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
@@ -79,25 +88,27 @@ async def test_aiohttp_keeps_no_request_handler_for_an_open_websocket(
 
 
 async def test_frames_sent_with_the_upgrade_request_are_served(
-    aiohttp_server: AiohttpServer,
+    aiohttp_server: AiohttpServer, frame_parser: str
 ) -> None:
-    server = await serve_echo(aiohttp_server)
+    server = await serve_echo(aiohttp_server, frame_parser)
     frames = client_frame(0x1, b"first"), client_frame(0x1, b"second")
     async with raw_upgrade(server, *frames) as reader:
         assert await read_frame(reader) == (0x1, b"first")
         assert await read_frame(reader) == (0x1, b"second")
 
 
-async def test_a_ping_is_answered_with_its_payload(aiohttp_server: AiohttpServer) -> None:
-    server = await serve_echo(aiohttp_server)
+async def test_a_ping_is_answered_with_its_payload(
+    aiohttp_server: AiohttpServer, frame_parser: str
+) -> None:
+    server = await serve_echo(aiohttp_server, frame_parser)
     async with raw_upgrade(server, client_frame(0x9, b"are you there")) as reader:
         assert await read_frame(reader) == (0xA, b"are you there")
 
 
 async def test_a_close_is_answered_with_its_code_and_the_socket_closed(
-    aiohttp_server: AiohttpServer,
+    aiohttp_server: AiohttpServer, frame_parser: str
 ) -> None:
-    server = await serve_echo(aiohttp_server)
+    server = await serve_echo(aiohttp_server, frame_parser)
     async with raw_upgrade(server, client_frame(0x8, struct.pack("!H", 4000))) as reader:
         opcode, payload = await read_frame(reader)
         assert (opcode, payload[:2]) == (0x8, struct.pack("!H", 4000))
@@ -105,9 +116,9 @@ async def test_a_close_is_answered_with_its_code_and_the_socket_closed(
 
 
 async def test_a_bad_handshake_is_refused_by_aiohttp_before_any_upgrade(
-    aiohttp_server: AiohttpServer,
+    aiohttp_server: AiohttpServer, frame_parser: str
 ) -> None:
-    server = await serve_echo(aiohttp_server)
+    server = await serve_echo(aiohttp_server, frame_parser)
     assert server.port is not None
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     request = upgrade_request(server.port).replace(b"Version: 13", b"Version: 8")

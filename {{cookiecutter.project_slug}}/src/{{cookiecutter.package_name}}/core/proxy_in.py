@@ -58,7 +58,13 @@ async def handle_websocket(request: web.Request) -> web.StreamResponse:
     user = await _admit(request, settings)
     headers: dict[str, str] = {}  # what joining adds to the 101 (a cookie)
     admission = await members.admit(request, headers)
-    socket = accept(request, members.subprotocols, headers, settings.max_message_size)
+    socket = accept(
+        request,
+        members.subprotocols,
+        headers,
+        settings.max_message_size,
+        settings.frame_parser,
+    )
     try:
         connection = await members.join(request, socket, admission)
     except BaseException:

@@ -219,6 +219,12 @@ class ServerSettings:
         "largest incoming message in bytes; a larger one closes with 1009",
         integer(1, metavar="BYTES"),
     )
+    frame_parser: str = setting(
+        "aiohttp",
+        "what reads websocket frames: aiohttp (its compiled parser, the fastest) or websockets"
+        " (its public Sans-I/O protocol, should an aiohttp release break the other)",
+        one_of("aiohttp", "websockets"),
+    )
     rate_limit: float = setting(
         50.0,
         "messages per second a connection may send (token bucket); 0 lifts the limit",

@@ -99,8 +99,8 @@ class FrameParser:
         deliver: Callable[[Any, int], None],
         fail: Callable[[BaseException], None],
     ) -> None:
-        self._reader = WebSocketReader(
-            _Messages(deliver, fail), max_size, compress=False, decode_text=True
+        self._reader = WebSocketReader(  # it refuses a message of its limit already: hence + 1
+            _Messages(deliver, fail), max_size + 1, compress=False, decode_text=True
         )
 
     def feed(self, data: bytes) -> None:

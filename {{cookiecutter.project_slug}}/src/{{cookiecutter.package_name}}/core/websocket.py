@@ -32,8 +32,9 @@ from typing import Any
 
 from aiohttp import WebSocketError, WSCloseCode, WSMsgType, hdrs, web
 
+from .frame_parsers import PARSERS, ParserFactory
 from .frames import PING_FRAME, close_frame, pong_frame
-from .takeover import FrameParser, take_over
+from .takeover import take_over
 
 __all__ = ["CLOSE_TIMEOUT", "Handler", "WebSocket", "accept"]
 
@@ -58,12 +59,14 @@ def accept(
     subprotocols: tuple[str, ...],
     headers: Mapping[str, str],
     max_message_size: int,
+    frame_parser: str,
 ) -> WebSocket:
     """Answer ``request``'s handshake with ``101`` (and ``headers``) and take its socket over.
 
     A handshake that RFC 6455 would refuse gets 400, from aiohttp, before
     anything is written. The first of the client's subprotocols that is one of
-    ``subprotocols`` is chosen; none, if there is no such one.
+    ``subprotocols`` is chosen; none, if there is no such one. ``frame_parser``
+    names one of ``frame_parsers.PARSERS``.
     """
     key = _client_key(request)
     subprotocol = _choose_subprotocol(request, subprotocols)
@@ -83,7 +86,7 @@ def accept(
     if sock is not None:
         sock.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_SNDBUF, KERNEL_SEND_BUFFER)
     transport.write(b"\r\n".join(lines) + b"\r\n\r\n")
-    websocket = WebSocket(subprotocol, max_message_size)
+    websocket = WebSocket(subprotocol, PARSERS[frame_parser], max_message_size)
     websocket.attach(*take_over(request, websocket))
     return websocket
 
@@ -140,7 +143,9 @@ class WebSocket(asyncio.Protocol):
         "writable",
     )
 
-    def __init__(self, subprotocol: str | None, max_message_size: int) -> None:
+    def __init__(
+        self, subprotocol: str | None, parser: ParserFactory, max_message_size: int
+    ) -> None:
         self.subprotocol = subprotocol
         # The first close frame's code on the wire (0: one without a code), whichever side sent
         # it; None while there was none.
@@ -149,7 +154,7 @@ class WebSocket(asyncio.Protocol):
         self.close_sent = False
         self.writable = False  # whether the kernel took everything written so far
         self.on_writable: Callable[[], None] | None = None  # called when that becomes true
-        self._parser = FrameParser(max_message_size + 1, self._received, self._failed)
+        self._parser = parser(max_message_size, self._received, self._failed)
         self.transport: asyncio.Transport | None = None  # None until attached, and once closed
         self._handler: Handler | None = None  # set by start(); messages wait until then
         # What arrived while a handler ran (or before start()), and its size; None: nothing.
