@@ -126,20 +126,24 @@ def dev_dependencies(project: BakedProject) -> list[str]:
     return [*metadata["dependencies"], *metadata["optional-dependencies"]["dev"]]
 
 
-def prepare_venv(dependencies: Iterable[str], path: Path = GENERATED_VENV) -> Venv:
+def prepare_venv(
+    dependencies: Iterable[str], path: Path = GENERATED_VENV, python: Path | None = None
+) -> Venv:
     """Create the venv for generated projects, unless one exists for the same dependencies.
 
-    Its key is the Python version and the dependency list, so it is rebuilt from
-    scratch (no stale package left) whenever the template changes them.
+    Its key is the Python (``python``, default: this one) and the dependency
+    list, so it is rebuilt from scratch (no stale package left) whenever the
+    template changes them.
     """
     dependencies = sorted(set(dependencies))
-    key = hashlib.sha256(json.dumps([sys.version, dependencies]).encode()).hexdigest()
+    interpreter = str(python or sys.executable)
+    key = hashlib.sha256(json.dumps([interpreter, sys.version, dependencies]).encode()).hexdigest()
     venv = Venv(path)
     stamp = path / "ws-boilerplate.key"
     if venv.python.exists() and stamp.exists() and stamp.read_text() == key:
         return venv
     shutil.rmtree(path, ignore_errors=True)
-    created = run([sys.executable, "-m", "venv", path], cwd=REPO)
+    created = run([interpreter, "-m", "venv", path], cwd=REPO)
     assert created.returncode == 0, created.stdout
     installed = run([venv.python, *PIP_INSTALL, *dependencies], cwd=REPO)
     assert installed.returncode == 0, installed.stdout

@@ -352,6 +352,7 @@ class WebSocket(asyncio.Protocol):
 def _run(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     """``work`` as a task: started at once where Python can (3.12+), so that one that needs
     no wait is done before this returns, and no loop iteration is spent on it."""
+    loop = asyncio.get_running_loop()
     if sys.version_info >= (3, 12):
-        return asyncio.Task(work, eager_start=True)
-    return asyncio.ensure_future(work)
+        return asyncio.Task(work, loop=loop, eager_start=True)  # the loop: uvloop's is not found
+    return loop.create_task(work)
