@@ -51,7 +51,12 @@ async def serve(settings: ServerSettings, create: AppCreator) -> None:
     """Serve the application ``create`` builds until SIGINT or SIGTERM, then drain it and return."""
     app = create()
     runner = web.AppRunner(
-        app, shutdown_timeout=settings.shutdown_timeout, access_log_class=HttpAccessLogger
+        app,
+        shutdown_timeout=settings.shutdown_timeout,
+        access_log_class=HttpAccessLogger,
+        # No TCP keep-alive probes (a setsockopt per connection, and hours before the first):
+        # the heartbeat finds a dead websocket peer, aiohttp's keep-alive timeout an idle page.
+        tcp_keepalive=False,
     )
     await runner.setup()
     with _stop_signals() as stop:

@@ -51,13 +51,23 @@ def take_over(request: web.Request, protocol: asyncio.Protocol) -> tuple[asyncio
     return transport, tail
 
 
+class _Unsent(web.StreamResponse):
+    """A response that writes nothing: the ``101`` went out before the takeover."""
+
+    async def prepare(self, request: web.BaseRequest) -> None:
+        return None
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        pass
+
+
 def unsent_response() -> web.StreamResponse:
     """What the websocket's request handler returns once the socket is handed over.
 
-    aiohttp logs it as the request's access line (status 101, as sent), then
-    fails to write it to the transport it no longer has, and lets the request go.
+    aiohttp logs it as the request's access line (status 101, as sent), and
+    lets the request go: there is nothing to write, nor anything to write it to.
     """
-    return web.StreamResponse(status=101)
+    return _Unsent(status=101)
 
 
 class _Messages(WebSocketDataQueue):
