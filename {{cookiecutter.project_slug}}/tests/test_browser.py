@@ -526,7 +526,8 @@ def test_the_page_resumes_its_channel_after_a_cut_without_loss_or_duplicates(pag
         expect(output).to_have_text(ending_with("[notifications] <== notify 30\n\n"))
         log = output.inner_text()
         assert_each_once_in_order(notified(log), 30)  # across the cut too
-        assert re.search(r"Connecting to: \S+[?&]since=notifications%3A\d+", log), log
+        # since=notifications:<number>@<epoch>, the number of the numbering the page followed
+        assert re.search(r"Connecting to: \S+[?&]since=notifications%3A\d+%40[\w-]+", log), log
         assert "Missed messages" not in log
         assert "Could not resume" not in log
 

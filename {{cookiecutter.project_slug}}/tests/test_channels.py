@@ -17,6 +17,7 @@ import re
 import socket
 from dataclasses import dataclass, field
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from aiohttp import ClientWebSocketResponse, web
@@ -29,7 +30,7 @@ from {{ cookiecutter.package_name }}.core.protocol import SUBPROTOCOL
 from {{ cookiecutter.package_name }}.core.state import PROXY_OUT
 
 from .apps import Echo, Streams
-from .running_server import running_server
+from .running_server import ServerProcess, running_server
 from .support import PAGE, next_frame, received_frame
 
 TIMEOUT = 10.0  # seconds any one frame may take
@@ -43,23 +44,35 @@ SLOW_DROPPED = re.compile(r"close .*code=1013 reason='send queue overflow")
 
 @dataclass
 class Follower:
-    """A protocol client that follows channels and resumes each from the last number it saw."""
+    """A protocol client that follows channels and resumes each from the last number it saw,
+    naming the numbering (epoch) that number belongs to."""
 
     url: str
     channels: tuple[str, ...]
     received: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     positions: dict[str, int] = field(default_factory=dict)
+    epochs: dict[str, str | None] = field(default_factory=dict)  # None: not known (Redis away)
     refused: list[dict[str, Any]] = field(default_factory=list)  # gaps, resets and errors
     ws: ClientConnection | None = None
 
     async def connect(self) -> None:
         """Connect (again), naming every channel's position; subscribe on the first time."""
-        since = "&".join(f"since={channel}:{seq}" for channel, seq in self.positions.items())
+        since = "&".join(f"since={self.position(channel)}" for channel in self.positions)
         self.ws = await connect(f"{self.url}?{since}" if since else self.url, subprotocols=PAGE)
         assert (await self._frame())["type"] == "welcome"
         if not self.positions:
             for channel in self.channels:
                 await self.ws.send(json.dumps({"type": "subscribe", "channel": channel}))
+
+    def position(self, channel: str) -> str:
+        """Where ``channel`` resumes, as the URL names it: ``<channel>:<number>@<epoch>``."""
+        epoch = self.epochs.get(channel)
+        return f"{channel}:{self.positions[channel]}" + ("" if epoch is None else f"@{epoch}")
+
+    async def followed(self) -> None:
+        """Read until every channel of this follower is confirmed by its ``subscribed`` frame."""
+        while not all(channel in self.epochs for channel in self.channels):
+            self._record(await self._frame())
 
     def cut(self) -> None:
         """Drop the connection abruptly, as a lost network does (no close frame)."""
@@ -79,11 +92,14 @@ class Follower:
         channel = frame.get("channel")
         if frame["type"] == "subscribed":
             self.positions.setdefault(frame["channel"], frame["seq"])
+            self.epochs[frame["channel"]] = frame.get("epoch")
         elif frame["type"] == "message" and channel is not None:
             self.received.setdefault(channel, []).append((frame["seq"], frame["data"]))
             self.positions[channel] = frame["seq"]
         elif frame["type"] in ("gap", "reset", "error"):
             self.refused.append(frame)
+            if frame["type"] == "reset":
+                self.positions[frame["channel"]] = frame["seq"]
 
 
 def expected(channel: str, numbers: range) -> list[tuple[int, str]]:
@@ -125,6 +141,43 @@ async def test_followed_channels_arrive_exactly_once_in_order_across_random_cuts
     assert follower.refused == [], context
 
 
+async def resume_into_a_numbering_anew(server: ServerProcess) -> Follower:
+    """A follower that saw alpha's 1..3 resumes after the channel, dropped once nobody followed
+    it for ``--channel-history-age`` (0.3 s), was made again and numbered 1..5 anew; then
+    one more message is published. Its 3 belongs to the old numbering: it must get a reset
+    and the 6th, never the new numbering's 4 and 5."""
+    follower = Follower(server.ws_url, ("alpha",))
+    await follower.connect()
+    await follower.followed()
+    await send_and_wait(server.ws_url, "stream 3 0 alpha")
+    await follower.read(3)
+    follower.cut()
+    await asyncio.sleep(1.0)  # more than the history's age: the channel is dropped
+    newcomer = Follower(server.ws_url, ("alpha",))
+    await newcomer.connect()
+    await newcomer.followed()
+    await send_and_wait(server.ws_url, "stream 5 0 alpha")
+    await newcomer.read(5)
+    assert newcomer.epochs["alpha"] != follower.epochs["alpha"]
+    await follower.connect()
+    await send_and_wait(server.ws_url, "stream 1 0 alpha")
+    await follower.read(4)
+    return follower
+
+
+def assert_reset_into_the_new_numbering(follower: Follower) -> None:
+    assert follower.refused == [
+        {"type": "reset", "channel": "alpha", "reason": "unknown position", "seq": 5}
+    ]
+    assert follower.received["alpha"] == [*expected("alpha", range(1, 4)), (6, "alpha 1")]
+
+
+async def test_a_resume_into_a_channel_numbered_anew_gets_a_reset_not_its_numbers() -> None:
+    with running_server("--channel-history-age", "0.3", logic="Streams") as server:
+        follower = await resume_into_a_numbering_anew(server)
+    assert_reset_into_the_new_numbering(follower)
+
+
 async def test_a_history_that_ran_out_gives_a_gap_for_that_channel_only() -> None:
     with running_server("--channel-history", "10", logic="Streams") as server:
         follower = Follower(server.ws_url, ("alpha", "beta"))
@@ -151,7 +204,7 @@ async def test_subscribing_since_a_position_replays_the_channels_recent_past() -
             await later.recv()  # welcome
             await later.send(json.dumps({"type": "subscribe", "channel": "room", "since": 2}))
             frames = [await next_frame(later, TIMEOUT) for _ in range(4)]
-    assert frames[0] == {"type": "subscribed", "channel": "room", "seq": 5}
+    assert frames[0] == {"type": "subscribed", "channel": "room", "seq": 5, "epoch": ANY}
     assert [(frame["seq"], frame["data"]) for frame in frames[1:]] == expected("room", range(3, 6))
 
 
@@ -189,6 +242,23 @@ async def protocol_client(client: Any) -> ClientWebSocketResponse:
     return ws
 
 
+async def test_a_malformed_since_in_the_url_is_an_error_frame_naming_its_channel(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    client = await aiohttp_client(create_app(Settings(port=0), Echo))
+    url = "/ws?since=alpha:x&since=beta:3@not%20an%20epoch&since=gamma:0@Xq3"
+    ws = await client.ws_connect(url, protocols=(SUBPROTOCOL,))
+    assert (await received_frame(ws))["type"] == "welcome"
+    refused = [await received_frame(ws), await received_frame(ws)]
+    assert [(frame["type"], frame["channel"]) for frame in refused] == [
+        ("error", "alpha"),
+        ("error", "beta"),
+    ]
+    assert all("<channel>:<number>@<epoch>" in frame["error"] for frame in refused)
+    followed = await received_frame(ws)  # a well-formed one is followed
+    assert followed == {"type": "subscribed", "channel": "gamma", "seq": 0, "epoch": ANY}
+
+
 async def subscribe(ws: ClientWebSocketResponse, channel: str) -> dict[str, Any]:
     await ws.send_str(json.dumps({"type": "subscribe", "channel": channel}))
     return await received_frame(ws)
@@ -206,7 +276,12 @@ async def test_an_unauthorised_subscribe_is_an_error_and_gets_nothing_of_the_cha
         "error": "not allowed to subscribe",
         "channel": "secret-plans",
     }
-    assert await subscribe(ws, "news") == {"type": "subscribed", "channel": "news", "seq": 0}
+    assert await subscribe(ws, "news") == {
+        "type": "subscribed",
+        "channel": "news",
+        "seq": 0,
+        "epoch": ANY,
+    }
     await app[PROXY_OUT].publish("secret-plans", "the plans")
     await app[PROXY_OUT].publish("news", "headline")
     assert (await received_frame(ws))["data"] == "headline"  # and nothing of the secret before it
@@ -234,6 +309,7 @@ async def test_a_bad_channel_name_is_refused_by_rule(
         "type": "subscribed",
         "channel": "fine/name:1",
         "seq": 0,
+        "epoch": ANY,
     }
 
 
@@ -288,7 +364,12 @@ async def test_the_logic_subscribes_and_unsubscribes_a_client(
     out = app_with_echo[PROXY_OUT]
     (connection,) = out.connections()
     await out.subscribe(connection, "updates")
-    assert await received_frame(ws) == {"type": "subscribed", "channel": "updates", "seq": 0}
+    assert await received_frame(ws) == {
+        "type": "subscribed",
+        "channel": "updates",
+        "seq": 0,
+        "epoch": ANY,
+    }
     await out.publish("updates", "one")
     assert (await received_frame(ws))["data"] == "one"
     await out.unsubscribe(connection, "updates")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from unittest.mock import ANY
 
 import pytest
 from pytest_aiohttp import AiohttpClient
@@ -74,7 +75,12 @@ async def test_a_protocol_client_gets_the_reply_as_a_direct_frame(
     async with client.ws_connect("/ws", protocols=(SUBPROTOCOL,)) as ws:
         assert (await received_frame(ws))["type"] == "welcome"
         subscribed = await received_frame(ws)
-        assert subscribed == {"type": "subscribed", "channel": NOTIFICATIONS, "seq": 0}
+        assert subscribed == {
+            "type": "subscribed",
+            "channel": NOTIFICATIONS,
+            "seq": 0,
+            "epoch": ANY,
+        }
         for text, reply in (("ping", "pong"), ("hello", "ok")):
             await ws.send_str(json.dumps({"type": "message", "data": text}))
             frame = await received_frame(ws)

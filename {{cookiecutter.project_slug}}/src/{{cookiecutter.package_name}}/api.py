@@ -113,8 +113,14 @@ class ProxyOut(Protocol):
     async def publish(self, channel: str, text: str) -> None:
         """Send ``text`` to every follower of ``channel``, numbered and kept for their resume."""
 
-    async def subscribe(self, client: Client, channel: str, *, since: int | None = None) -> None:
+    async def subscribe(
+        self, client: Client, channel: str, *, since: int | None = None, epoch: str | None = None
+    ) -> None:
         """Make ``client`` follow ``channel`` (replaying what it holds after ``since``, if given).
+
+        ``epoch``: the numbering ``since`` belongs to, as the channel's
+        ``subscribed`` frame named it; a channel numbered anew since then gets
+        the client a ``reset``. Without it, ``since`` is taken on trust.
 
         Raises ``ValueError`` for a bad channel name or a limit reached.
         """

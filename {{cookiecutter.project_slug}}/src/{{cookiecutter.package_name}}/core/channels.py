@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from collections.abc import Iterator
 
 from ..api import Client
@@ -37,6 +38,7 @@ __all__ = [
     "ChannelRegistry",
     "check_channel_name",
     "follow",
+    "new_epoch",
 ]
 
 CHANNEL_NAME = re.compile(r"[A-Za-z0-9_\-.:@/]{1,64}")
@@ -45,6 +47,11 @@ CHANNEL_NAME_RULE = "a channel name is 1 to 64 of A-Z a-z 0-9 _ - . : @ /"
 
 class ChannelError(ValueError):
     """A channel request that is refused; the text says why (the connection stays open)."""
+
+
+def new_epoch() -> str:
+    """A fresh name for a channel's numbering (see ``protocol.encode_subscribed``)."""
+    return secrets.token_urlsafe(6)
 
 
 def check_channel_name(name: str) -> str:
@@ -57,10 +64,11 @@ def check_channel_name(name: str) -> str:
 class Channel:
     """One named stream: its numbering, its history and who follows it in this process."""
 
-    __slots__ = ("expiry", "history", "last_seq", "name", "subscribers")
+    __slots__ = ("epoch", "expiry", "history", "last_seq", "name", "subscribers")
 
     def __init__(self, name: str, history: ReplayBuffer) -> None:
         self.name = name
+        self.epoch = new_epoch()  # this numbering's name: a channel made again numbers anew
         self.last_seq = 0  # the number of the latest message published on it
         self.history = history
         self.subscribers: set[Connection] = set()
@@ -84,20 +92,23 @@ class Channel:
                 frame = encode_message(seq, text, self.name)
             connection.deliver(seq, frame, self.name)
 
-    def replay(self, connection: Connection, since: int | None) -> None:
+    def replay(self, connection: Connection, since: int | None, epoch: str | None = None) -> None:
         """Confirm the subscription, then send what the history holds after ``since``.
 
-        With no ``since``, the connection follows from now on. A ``since`` ahead of
-        the channel (its history was lost with a restart) gets a ``reset``. A
-        plain client is told nothing: it gets the texts from now on.
+        With no ``since``, the connection follows from now on. A ``since`` of
+        another numbering (``epoch``: the channel was made again, the server
+        restarted) or ahead of this one gets a ``reset``. A plain client is told
+        nothing: it gets the texts from now on.
         """
         if not connection.speaks_protocol:
             return
-        connection.write(encode_subscribed(self.name, self.last_seq))
-        if since is None or since == self.last_seq:
+        connection.write(encode_subscribed(self.name, self.last_seq, self.epoch))
+        if since is None:
             return
-        if since > self.last_seq:
+        if since > self.last_seq or (since > 0 and epoch not in (None, self.epoch)):
             connection.write(encode_reset("unknown position", self.last_seq, self.name))
+            return
+        if since == self.last_seq:
             return
         missed = self.history.since(since)
         first_held = missed[0][0] if missed else self.last_seq + 1
@@ -145,14 +156,21 @@ class ChannelRegistry:
     def get(self, name: str) -> Channel | None:
         return self._channels.get(name)
 
-    def subscribe(self, connection: Connection, name: str, since: int | None = None) -> Channel:
-        """Add ``connection`` to channel ``name`` (made if need be) and replay after ``since``.
+    def subscribe(
+        self,
+        connection: Connection,
+        name: str,
+        since: int | None = None,
+        epoch: str | None = None,
+    ) -> Channel:
+        """Add ``connection`` to channel ``name`` (made if need be) and replay after ``since``
+        (of numbering ``epoch``, if given).
 
         A connection already following the channel is only replayed to. Raises
         :class:`ChannelError` for a bad name or a limit reached.
         """
         channel = self.join(connection, name)
-        channel.replay(connection, since)
+        channel.replay(connection, since, epoch)
         return channel
 
     def join(self, connection: Connection, name: str) -> Channel:
@@ -221,8 +239,10 @@ class ChannelOut:
     async def publish(self, channel: str, text: str) -> None:
         self.channels.publish(check_channel_name(channel), text)
 
-    async def subscribe(self, client: Client, channel: str, *, since: int | None = None) -> None:
-        self.channels.subscribe(self._connection(client), channel, since)
+    async def subscribe(
+        self, client: Client, channel: str, *, since: int | None = None, epoch: str | None = None
+    ) -> None:
+        self.channels.subscribe(self._connection(client), channel, since, epoch)
 
     async def unsubscribe(self, client: Client, channel: str) -> None:
         connection = self._connection(client)

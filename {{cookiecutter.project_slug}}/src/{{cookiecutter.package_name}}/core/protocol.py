@@ -11,10 +11,12 @@ exchange: ``ping`` -> ``pong``. The generated README documents each frame.
 from __future__ import annotations
 
 import json
+import re
 import reprlib
 from typing import Literal, NamedTuple
 
 __all__ = [
+    "EPOCH",
     "HEARTBEAT",
     "SUBPROTOCOL",
     "ClientFrame",
@@ -32,6 +34,8 @@ __all__ = [
 
 SUBPROTOCOL = "{{ cookiecutter.project_slug }}.v1"
 HEARTBEAT = '{"type": "heartbeat"}'
+# A channel's numbering: the token its ``subscribed`` frame names, which a resume names back.
+EPOCH = re.compile(r"[A-Za-z0-9_\-]{1,32}")
 
 
 class ProtocolError(ValueError):
@@ -43,12 +47,13 @@ CHANNEL_FRAMES = ("subscribe", "unsubscribe", "publish")
 
 
 class ClientFrame(NamedTuple):
-    """A decoded client frame; ``channel`` and ``since`` only for the channel frames."""
+    """A decoded client frame; ``channel``, ``since`` and ``epoch`` only for the channel frames."""
 
     type: FrameType
     data: str = ""
     channel: str = ""
     since: int | None = None  # subscribe: replay what the channel holds after this number
+    epoch: str | None = None  # the numbering ``since`` belongs to (None: taken on trust)
 
 
 def encode_welcome(heartbeat: float, seq: int | None = None) -> str:
@@ -92,9 +97,16 @@ def encode_reset(reason: str, seq: int, channel: str | None = None) -> str:
     return json.dumps({"type": "reset", "channel": channel, "reason": reason, "seq": seq})
 
 
-def encode_subscribed(channel: str, seq: int) -> str:
-    """``channel`` is followed; what it replays is numbered up to ``seq``, live ones above."""
-    return json.dumps({"type": "subscribed", "channel": channel, "seq": seq})
+def encode_subscribed(channel: str, seq: int, epoch: str | None) -> str:
+    """``channel`` is followed; what it replays is numbered up to ``seq``, live ones above.
+
+    ``epoch`` names that numbering: a channel numbered anew (dropped and made
+    again, a restart, a Redis that lost it) has another, so a resume that
+    names an old one gets a ``reset``, never numbers of the new one.
+    """
+    if epoch is None:  # not known (Redis is away)
+        return json.dumps({"type": "subscribed", "channel": channel, "seq": seq})
+    return json.dumps({"type": "subscribed", "channel": channel, "seq": seq, "epoch": epoch})
 
 
 def encode_unsubscribed(channel: str) -> str:
@@ -135,7 +147,10 @@ def _channel_frame(kind: FrameType, decoded: dict[str, object]) -> ClientFrame:
         return ClientFrame(kind, channel=channel)
     if type(since) is not int or since < 0:  # not bool, which is an int to isinstance
         raise ProtocolError("field 'since' must be a non-negative integer")
-    return ClientFrame(kind, channel=channel, since=since)
+    epoch = decoded.get("epoch")
+    if epoch is not None and not (isinstance(epoch, str) and EPOCH.fullmatch(epoch)):
+        raise ProtocolError("field 'epoch' must be the one a 'subscribed' frame gave")
+    return ClientFrame(kind, channel=channel, since=since, epoch=epoch)
 
 
 def _string(decoded: dict[str, object], field: str) -> str:

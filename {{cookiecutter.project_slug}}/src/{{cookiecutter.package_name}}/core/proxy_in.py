@@ -21,7 +21,7 @@ from .connection import Connection
 from .limits import TokenBucket
 from .members import MemberConnection
 from .origin import check_origin
-from .protocol import ClientFrame
+from .protocol import EPOCH, ClientFrame
 from .settings import ServerSettings
 from .state import (
     AUDIENCE,
@@ -230,7 +230,7 @@ async def _channel_request(
         if not await app[AUTHORIZE_CHANNEL](connection, frame.channel, frame.type):
             raise ChannelError(f"not allowed to {frame.type}")
         if frame.type == "subscribe":
-            await out.subscribe(connection, frame.channel, since=frame.since)
+            await out.subscribe(connection, frame.channel, since=frame.since, epoch=frame.epoch)
         else:
             await out.publish(frame.channel, frame.data)
     except ChannelError as refused:
@@ -240,16 +240,19 @@ async def _channel_request(
 async def _resume_channels(request: web.Request, connection: MemberConnection) -> None:
     """Follow again the channels a reconnecting client names, from where it left each.
 
-    Each ``since=<channel>:<number>`` query parameter is a subscribe with
-    ``since``, made before anything live can reach the connection: each
-    channel goes on exactly after the last message the client saw of it.
+    Each ``since=<channel>:<number>@<epoch>`` query parameter (``@<epoch>``,
+    the numbering the ``subscribed`` frame named, may be left out) is a
+    subscribe with ``since``, made before anything live can reach the
+    connection: each channel goes on exactly after the last message the
+    client saw of it.
     """
     for position in request.query.getall("since"):
-        channel, _, number = position.rpartition(":")
-        if not (number.isascii() and number.isdigit()):
-            connection.report("since must read <channel>:<number>", channel or position)
+        channel, _, tail = position.rpartition(":")
+        number, at, epoch = tail.partition("@")
+        if not (number.isascii() and number.isdigit()) or (at and not EPOCH.fullmatch(epoch)):
+            connection.report("since must read <channel>:<number>@<epoch>", channel or position)
             continue
-        frame = ClientFrame("subscribe", channel=channel, since=int(number))
+        frame = ClientFrame("subscribe", channel=channel, since=int(number), epoch=epoch or None)
         await _channel_request(request.app, connection, frame)
 
 

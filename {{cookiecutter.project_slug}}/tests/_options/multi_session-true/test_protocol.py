@@ -34,6 +34,8 @@ from .support import received_frame
         ('{"type": "subscribe"}', "'channel' must be a string"),
         ('{"type": "subscribe", "channel": "a", "since": -1}', "'since' must be a non-negative"),
         ('{"type": "subscribe", "channel": "a", "since": true}', "'since' must be a non-negative"),
+        ('{"type": "subscribe", "channel": "a", "since": 4, "epoch": 7}', "'epoch' must be"),
+        ('{"type": "subscribe", "channel": "a", "since": 4, "epoch": "a b"}', "'epoch' must be"),
         ('{"type": "publish", "channel": "a"}', "'data' must be a string"),
         ('{"data": "ping"}', "unknown frame type None"),
         ('{"type": "message", "data": 7}', "'data' must be a string"),
@@ -52,6 +54,8 @@ def test_message_frame_carries_text() -> None:
 def test_channel_frames_carry_their_channel() -> None:
     subscribe = parse_client_frame('{"type": "subscribe", "channel": "a", "since": 4}')
     assert subscribe == ClientFrame("subscribe", channel="a", since=4)
+    resume = parse_client_frame('{"type": "subscribe", "channel": "a", "since": 4, "epoch": "Xq3"}')
+    assert resume == ClientFrame("subscribe", channel="a", since=4, epoch="Xq3")
     publish = parse_client_frame('{"type": "publish", "channel": "a", "data": "hi"}')
     assert publish == ClientFrame("publish", "hi", "a")
     assert parse_client_frame('{"type": "unsubscribe", "channel": "a"}').channel == "a"

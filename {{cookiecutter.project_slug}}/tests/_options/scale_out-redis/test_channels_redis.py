@@ -20,6 +20,7 @@ import signal
 import time
 from collections.abc import Iterator
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 import redis.asyncio as redis
@@ -34,7 +35,14 @@ from .apps import Echo
 from .redis_server import RedisServer, running_redis
 from .running_server import ServerProcess, running_server
 from .support import PAGE
-from .test_channels import TIMEOUT, Follower, expected, send_and_wait
+from .test_channels import (
+    TIMEOUT,
+    Follower,
+    assert_reset_into_the_new_numbering,
+    expected,
+    resume_into_a_numbering_anew,
+    send_and_wait,
+)
 from .test_scale_out import wait_for_readiness
 
 STREAM_LENGTH = 600  # messages per channel
@@ -212,7 +220,12 @@ async def test_a_resume_that_needed_what_redis_lost_gets_a_reset(
         await wait_for_readiness(server, 503)
         redis_server.start()
         await ready(server)
-        assert await resumed(follower) == {"type": "subscribed", "channel": "alpha", "seq": 0}
+        assert await resumed(follower) == {
+            "type": "subscribed",
+            "channel": "alpha",
+            "seq": 0,
+            "epoch": ANY,
+        }
         await send_and_wait(server.ws_url, "stream 2 0 alpha")
         await follower.read(7)
         await close(follower)
@@ -221,6 +234,17 @@ async def test_a_resume_that_needed_what_redis_lost_gets_a_reset(
     ]
     numbered_again = expected("alpha", range(1, 3))  # the channel starts again from 1
     assert follower.received["alpha"] == [*expected("alpha", range(1, 6)), *numbered_again]
+
+
+async def test_a_resume_into_a_channel_numbered_anew_gets_a_reset_not_its_numbers(
+    redis_server: RedisServer,
+) -> None:
+    # The channel's keys expire once no process refreshes them; its new numbering has a new epoch.
+    with running_server(
+        "--redis-url", redis_server.url, "--channel-history-age", "0.3", logic="Streams"
+    ) as server:
+        follower = await resume_into_a_numbering_anew(server)
+    assert_reset_into_the_new_numbering(follower)
 
 
 async def test_a_resume_from_before_the_loss_gets_a_reset_where_the_numbering_went_on(
@@ -241,7 +265,12 @@ async def test_a_resume_from_before_the_loss_gets_a_reset_where_the_numbering_we
         await wait_for_readiness(publisher, 503)
         redis_server.start()
         await ready(publisher, server)  # the rider's process has set alpha's counter back to 5
-        assert await resumed(follower) == {"type": "subscribed", "channel": "alpha", "seq": 5}
+        assert await resumed(follower) == {
+            "type": "subscribed",
+            "channel": "alpha",
+            "seq": 5,
+            "epoch": ANY,
+        }
         await send_and_wait(publisher.ws_url, "stream 2 0 alpha")
         await rider.read(7)
         await follower.read(7)

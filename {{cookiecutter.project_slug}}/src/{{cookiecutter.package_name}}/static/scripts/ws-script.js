@@ -31,6 +31,11 @@ function websocketUrl(url) {
     return absolute.href;
 }
 
+// Where a followed channel resumes from: its last number, and the numbering it belongs to if known.
+function position({seq, epoch}) {
+    return epoch === null ? {since: seq} : {since: seq, epoch};
+}
+
 // How a log line names the channel it is about.
 function onChannel(channel, text) {
     return `[${channel}] ${text}`;
@@ -149,7 +154,7 @@ class StreamClient {
             known.callback = callback;
             return;
         }
-        this.#followed.set(channel, {callback, seq: since, following: false});
+        this.#followed.set(channel, {callback, seq: since, epoch: null, following: false});
         if (this.#isOpen()) {
             this.#askToFollow(channel);
         }
@@ -202,18 +207,18 @@ class StreamClient {
         socket.onmessage = (messageEvent) => this.#receive(socket, messageEvent.data);
     }
 
-    // The channels a new connection resumes: those with a position, as [name, number] pairs.
+    // The channels a new connection resumes: those with a position, as [name, position] pairs.
     #resumed() {
-        return [...this.#followed].filter(([, entry]) => entry.seq !== null).map(([name, entry]) => [name, entry.seq]);
+        return [...this.#followed].filter(([, entry]) => entry.seq !== null).map(([name, entry]) => [name, position(entry)]);
     }
 
-    // The URL with where to resume: one since=<channel>:<number> for each channel that has a
+    // The URL with where to resume: one since=<channel>:<number>@<epoch> for each channel that has a
     // position{% if cookiecutter.multi_session %}, last_seq=<number> for the session{% endif %}. The server follows those channels for the new
     // connection before anything live reaches it, so none of them misses a message or sees one twice.
     #resumeUrl(resumed) {
         const url = new URL(this.#url);
-        for (const [channel, seq] of resumed) {
-            url.searchParams.append("since", `${channel}:${seq}`);
+        for (const [channel, {since, epoch}] of resumed) {
+            url.searchParams.append("since", epoch === undefined ? `${channel}:${since}` : `${channel}:${since}@${epoch}`);
         }
 {%- if cookiecutter.multi_session %}
         if (this.#lastSeq !== null) {
@@ -241,8 +246,8 @@ class StreamClient {
     }
 
     #askToFollow(channel) {
-        const since = this.#followed.get(channel).seq;
-        this.#sendFrame(since === null ? {type: "subscribe", channel} : {type: "subscribe", channel, since});
+        const entry = this.#followed.get(channel);
+        this.#sendFrame(entry.seq === null ? {type: "subscribe", channel} : {type: "subscribe", channel, ...position(entry)});
     }
 
     #isOpen() {
@@ -382,7 +387,9 @@ class StreamClient {
     }
 
     // A channel is followed: what it replays comes next (numbers up to seq), then live messages.
-    #subscribed({channel, seq}) {
+    // epoch names the numbering they belong to: a resume names it back, so that a channel numbered
+    // anew meanwhile answers with a reset, not with numbers of another numbering.
+    #subscribed({channel, seq, epoch}) {
         if (this.#leaving.has(channel)) {
             return;  // its unsubscribe is on its way
         }
@@ -390,12 +397,13 @@ class StreamClient {
         if (entry === undefined) {
             // The server's logic subscribed this client: follow it like the others, so that a
             // reconnect resumes it too; its messages go to onMessage.
-            entry = {callback: null, seq: null, following: false};
+            entry = {callback: null, seq: null, epoch: null, following: false};
             this.#followed.set(channel, entry);
         }
         if (entry.seq === null) {
             entry.seq = seq;  // nothing seen yet: from now on
         }
+        entry.epoch = epoch ?? null;
         entry.following = true;
         this.#on.channels(this.channels);
     }

@@ -19,9 +19,11 @@ A Redis that lost its data has lost the channels' numbering too. A process
 whose followers ride through it sets the counter back to the number it
 delivered last (:data:`CHANNEL_FOLLOW`), so numbering goes on above it, and
 marks that number as lost (``<prefix>channel-lost:<name>``): its history is
-gone. A channel nobody was following starts again from 1. Either way, a
-resume from a position of the lost numbering (at or below the mark, or ahead
-of the counter) gets a ``reset`` (:class:`Numbering`).
+gone. A channel nobody was following starts again from 1, under a new epoch
+(``<prefix>channel-epoch:<name>``, the numbering's name that ``subscribed``
+frames carry). Either way, a resume from a position of the lost numbering (at
+or below the mark, ahead of the counter, or of another epoch) gets a
+``reset`` (:class:`Numbering`).
 
 Backends publish without a server of their own by appending to the publish
 stream, ``XADD <prefix>publish * channel <name> data <text>``. One server at
@@ -72,20 +74,28 @@ return seq
 """
 # Keep a followed channel: its counter at least the number given (what this process delivered,
 # which a Redis that lost its data must not hand out again), its keys alive for ARGV[2] ms. A
-# counter below that number was lost: the number is marked as the last of a lost history.
-# KEYS: the channel's counter, its stream, its lost mark. Returns the counter (the channel's
-# latest number) and the mark (0: nothing lost).
+# counter below that number was lost: the number is marked as the last of a lost history. A
+# channel without a counter that nobody here read is numbered anew: its epoch becomes ARGV[3].
+# KEYS: the channel's counter, its stream, its lost mark, its epoch. Returns the counter (the
+# channel's latest number), the mark (0: nothing lost) and the epoch.
 CHANNEL_FOLLOW = """
-local latest = tonumber(redis.call('GET', KEYS[1]) or '0')
+local counter = redis.call('GET', KEYS[1])
+local latest = tonumber(counter or '0')
 local delivered = tonumber(ARGV[1])
 if latest < delivered then
   latest = delivered
   redis.call('SET', KEYS[3], delivered)
 end
+if counter == false and delivered == 0 then
+  redis.call('SET', KEYS[4], ARGV[3])
+else
+  redis.call('SET', KEYS[4], ARGV[3], 'NX')
+end
 redis.call('SET', KEYS[1], latest, 'PX', ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
-return {latest, tonumber(redis.call('GET', KEYS[3]) or '0')}
+redis.call('PEXPIRE', KEYS[4], ARGV[2])
+return {latest, tonumber(redis.call('GET', KEYS[3]) or '0'), redis.call('GET', KEYS[4])}
 """
 
 # Take (or keep) the lease on the publish stream: one process takes its entries at a time, so
@@ -110,19 +120,24 @@ class Numbering(NamedTuple):
 
     latest: int  # the number of the channel's latest message
     lost: int  # the last number of a history Redis lost (0: none)
+    epoch: str  # the name of this numbering (see ``protocol.encode_subscribed``)
 
     @classmethod
     def from_reply(cls, reply: Any) -> Numbering:
-        latest, lost = reply
-        return cls(int(latest), int(lost))
+        latest, lost, epoch = reply
+        return cls(int(latest), int(lost), epoch.decode() if isinstance(epoch, bytes) else epoch)
 
-    def holds(self, since: int) -> bool:
-        """Whether ``since`` is a position of this numbering, so that a resume from it is exact.
+    def holds(self, since: int, epoch: str | None) -> bool:
+        """Whether ``since`` (of numbering ``epoch``, if given) is a position of this numbering,
+        so that a resume from it is exact.
 
-        It is not if it is ahead of the counter (the numbering started again
-        below it) or at or below the lost mark (what came after it may have
-        been lost with Redis, unknown to anyone). 0 asks for all of the history.
+        It is not if it belongs to another numbering (the channel was numbered
+        anew), is ahead of the counter (the numbering started again below it)
+        or at or below the lost mark (what came after it may have been lost
+        with Redis, unknown to anyone). 0 asks for all of the history.
         """
+        if since > 0 and epoch not in (None, self.epoch):
+            return False
         return since <= self.latest and not 0 < since <= self.lost
 
 
@@ -138,6 +153,7 @@ class ChannelReads:
 
     def __init__(self) -> None:
         self._read_after: dict[str, int] = {}
+        self._epochs: dict[str, str] = {}  # the numbering each channel is read in
         self._starting: dict[str, asyncio.Future[None]] = {}
 
     def __contains__(self, name: str) -> bool:
@@ -150,6 +166,10 @@ class ChannelReads:
         """The number delivered last on ``name`` here; None if it is not read."""
         return self._read_after.get(name)
 
+    def epoch(self, name: str) -> str | None:
+        """The numbering ``name`` is read in here; None if it is not read."""
+        return self._epochs.get(name)
+
     def starting(self, name: str) -> asyncio.Future[None] | None:
         """The start under way for ``name``, if another subscribe began it."""
         return self._starting.get(name)
@@ -158,17 +178,25 @@ class ChannelReads:
         """A first follower here asks Redis where ``name`` stands (see :meth:`started`)."""
         self._starting[name] = asyncio.get_running_loop().create_future()
 
-    def started(self, name: str, latest: int | None) -> None:
-        """Read ``name`` after ``latest`` from now on (None: its start failed); wake any waiter."""
-        if latest is not None:
-            self._read_after.setdefault(name, latest)
+    def started(self, name: str, numbering: Numbering | None) -> None:
+        """Read ``name`` after ``numbering``'s latest number from now on (None: its start
+        failed); wake any waiter."""
+        if numbering is not None:
+            self._read_after.setdefault(name, numbering.latest)
+            self._epochs.setdefault(name, numbering.epoch)
         waiter = self._starting.pop(name, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def place(self, name: str, position: int) -> None:
-        """Read ``name`` after ``position`` from now on."""
+    def place(self, name: str, position: int, epoch: str) -> None:
+        """Read ``name`` after ``position`` (of numbering ``epoch``) from now on."""
         self._read_after[name] = position
+        self._epochs[name] = epoch
+
+    def learn(self, name: str, epoch: str) -> None:
+        """Redis numbers ``name`` in ``epoch`` now (another process numbered it anew)."""
+        if name in self._read_after:
+            self._epochs[name] = epoch
 
     def forget(self, name: str) -> None:
         """``name`` has no follower here: the number read last is nobody's position any more.
@@ -178,11 +206,13 @@ class ChannelReads:
         process read of the old one.
         """
         self._read_after.pop(name, None)
+        self._epochs.pop(name, None)
 
     def positions(self, followed: set[str]) -> dict[str, int]:
         """Where to read each channel of ``followed``; channels no longer followed are dropped."""
         for name in [name for name in self._read_after if name not in followed]:
             del self._read_after[name]
+            self._epochs.pop(name, None)
         return dict(self._read_after)
 
     def take(self, name: str, entries: list[ChannelEntry]) -> list[ChannelEntry]:
@@ -204,12 +234,13 @@ def replay_channel(
     connection: Connection,
     name: str,
     since: int | None,
+    epoch: str | None,
     numbering: Numbering,
     entries: list[ChannelEntry],
     history: tuple[int, float],
 ) -> None:
     """Confirm the subscription at the latest number, then replay what the stream holds after
-    ``since``.
+    ``since`` (of numbering ``epoch``, if given).
 
     ``history`` is ``--channel-history`` and ``--channel-history-age``: older
     entries, and those beyond the size that ``MAXLEN ~`` left in the stream,
@@ -219,10 +250,10 @@ def replay_channel(
     ``reset`` instead, and the channel goes on after the latest number.
     """
     latest = numbering.latest
-    connection.write(encode_subscribed(name, latest))
+    connection.write(encode_subscribed(name, latest, numbering.epoch))
     if since is None:
         return
-    if not numbering.holds(since):
+    if not numbering.holds(since, epoch):
         connection.write(encode_reset("unknown position", latest, name))
         return
     if since == latest:

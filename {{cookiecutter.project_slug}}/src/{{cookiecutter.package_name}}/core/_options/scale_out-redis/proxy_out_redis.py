@@ -47,7 +47,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.typing import KeyT, StreamIdT
 
 from ..api import Client
-from .channels import ChannelError, ChannelRegistry, check_channel_name
+from .channels import ChannelError, ChannelRegistry, check_channel_name, new_epoch
 from .channels_redis import (
     CHANNEL_APPEND,
     CHANNEL_FOLLOW,
@@ -272,8 +272,10 @@ class RedisProxyOut(LocalProxyOut):
 
     @classmethod
     def _follow_keys(cls, name: str) -> list[str]:
-        """The keys :data:`CHANNEL_FOLLOW` keeps: the channel's counter, stream and lost mark."""
-        return [*cls._channel_keys(name), f"{KEY_PREFIX}channel-lost:{name}"]
+        """The keys :data:`CHANNEL_FOLLOW` keeps: the channel's counter, stream, lost mark and
+        epoch."""
+        lost, epoch = f"{KEY_PREFIX}channel-lost:{name}", f"{KEY_PREFIX}channel-epoch:{name}"
+        return [*cls._channel_keys(name), lost, epoch]
 
     async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
         """Follow the log for the application's lifetime (an aiohttp cleanup context)."""
@@ -601,7 +603,9 @@ class RedisProxyOut(LocalProxyOut):
         if followed is not None:
             followed.deliver(None, text)
 
-    async def subscribe(self, client: Client, channel: str, *, since: int | None = None) -> None:
+    async def subscribe(
+        self, client: Client, channel: str, *, since: int | None = None, epoch: str | None = None
+    ) -> None:
         """Make ``client`` follow ``channel``, replaying from Redis what it holds after ``since``.
 
         The channel's live messages are held meanwhile and let through above
@@ -623,13 +627,13 @@ class RedisProxyOut(LocalProxyOut):
         try:
             numbering, entries = await self._channel_since(name, since)
             history = (self._settings.channel_history, self._settings.channel_history_age)
-            replay_channel(connection, name, since, numbering, entries, history)
+            replay_channel(connection, name, since, epoch, numbering, entries, history)
             caught_up_to = numbering.latest
         except (RedisError, OSError) as error:
             self._lost(error)
             position = self._reads.position(name)  # where this process's followers are, if any
             caught_up_to = position or 0
-            connection.write(encode_subscribed(name, caught_up_to))
+            connection.write(encode_subscribed(name, caught_up_to, None))  # no epoch known
             if since is not None and since != position:
                 connection.write(encode_reset("replay unavailable", caught_up_to, name))
         finally:
@@ -660,13 +664,12 @@ class RedisProxyOut(LocalProxyOut):
         first = name not in self._reads
         if first:
             self._reads.start(name)
-        latest = None
+        numbering = None
         try:
             numbering, entries = await self._read_channel(name, since)
-            latest = numbering.latest
         finally:
             if first:
-                self._reads.started(name, latest)
+                self._reads.started(name, numbering)
                 self._wake_reader()
         return numbering, entries
 
@@ -675,12 +678,11 @@ class RedisProxyOut(LocalProxyOut):
     ) -> tuple[Numbering, list[ChannelEntry]]:
         """One transaction: keep the channel alive, read its numbering, and its stream after
         ``since``."""
-        keys = self._follow_keys(name)
-        position = self._reads.position(name) or 0
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.eval(CHANNEL_FOLLOW, len(keys), *keys, position, self._channel_ttl_ms)
+            self._follow(pipe, name)
             if since is not None:
-                pipe.xrange(keys[1], min=f"({min(since, MAX_SEQ)}-0")
+                stream = self._channel_keys(name)[1]
+                pipe.xrange(stream, min=f"({min(since, MAX_SEQ)}-0")
             replies = await pipe.execute()
         entries = _entries(replies[1]) if since is not None else []
         return Numbering.from_reply(replies[0]), entries
@@ -702,13 +704,23 @@ class RedisProxyOut(LocalProxyOut):
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for name in followed:
-                keys = self._follow_keys(name)
-                position = self._reads.position(name) or 0
-                pipe.eval(CHANNEL_FOLLOW, len(keys), *keys, position, self._channel_ttl_ms)
+                self._follow(pipe, name)
             replies = await pipe.execute()
         for name, reply in zip(followed, replies, strict=True):
+            numbering = Numbering.from_reply(reply)
             if name not in self._reads and self._reads.starting(name) is None:
-                self._reads.place(name, Numbering.from_reply(reply).latest)
+                self._reads.place(name, numbering.latest, numbering.epoch)
+            else:
+                self._reads.learn(name, numbering.epoch)
+
+    def _follow(self, pipe: redis.client.Pipeline, name: str) -> None:
+        """Queue :data:`CHANNEL_FOLLOW` for channel ``name``: its counter kept at least where it
+        is read here, in the numbering known here (so that a Redis that lost its data goes on
+        with it), or a new one's name if none is."""
+        keys = self._follow_keys(name)
+        position = self._reads.position(name) or 0
+        epoch = self._reads.epoch(name) or new_epoch()
+        pipe.eval(CHANNEL_FOLLOW, len(keys), *keys, position, self._channel_ttl_ms, epoch)
 
     # The publish stream: what backends publish with XADD
 
