@@ -7,7 +7,8 @@ Run it with the project and its ``dev`` extra installed (``./scripts/test``
 installs both; then ``scripts/python benchmarks/bench.py``). It prints round
 trips per second with p50/p99 latency (closed loop, ``ping`` -> ``pong``; as
 plain text, and as the page speaks it), fan-out deliveries per second (the streaming example at a 2 ms
-interval, 100-byte messages), connects per second (open, one round trip,
+interval, 100-byte messages, through the channel the page follows and as a
+broadcast instead, with the server's CPU time per delivery), connects per second (open, one round trip,
 close) and memory per idle connection (Linux: read from ``/proc``). A server it
 starts runs with every feature on and the per-connection rate limit lifted
 (``--rate-limit 0``): a closed loop sends thousands of messages a second on one
@@ -113,9 +114,16 @@ async def round_trips(
     return RoundTrips(len(latencies) / elapsed, cuts[49] * 1000, cuts[98] * 1000)
 
 
-async def fan_out(url: str, connections: int, duration: float) -> float:
+@dataclass
+class FanOut:
+    per_second: float
+    cpu_us: float | None  # server CPU per delivery, in microseconds (None: no pid to read)
+
+
+async def fan_out(url: str, connections: int, duration: float, pid: int | None) -> FanOut:
     """Messages per second that ``connections`` clients following the streaming example's
-    channel receive from a streaming server (they subscribe as the page does)."""
+    channel receive from a streaming server (they subscribe as the page does), and
+    what each cost the server's process ``pid`` in CPU time (``/proc``)."""
     clients = [
         await connect(url, max_queue=None, subprotocols=[Subprotocol(SUBPROTOCOL)])
         for _ in range(connections)
@@ -123,11 +131,13 @@ async def fan_out(url: str, connections: int, duration: float) -> float:
     for ws in clients:
         await ws.send(SUBSCRIBE)
     await asyncio.sleep(0.5)  # every client is subscribed before counting starts
+    cpu_before = 0.0 if pid is None else cpu_seconds(pid)
     deadline = time.perf_counter() + duration
-    counts = await asyncio.gather(*(_count_until(ws, deadline) for ws in clients))
+    delivered = sum(await asyncio.gather(*(_count_until(ws, deadline) for ws in clients)))
+    cpu_us = None if pid is None else (cpu_seconds(pid) - cpu_before) / max(delivered, 1) * 1e6
     for ws in clients:
         ws.transport.abort()  # a polite close would first wait out the backlog
-    return sum(counts) / duration
+    return FanOut(delivered / duration, cpu_us)
 
 
 async def _count_until(ws: ClientConnection, deadline: float) -> int:
@@ -439,9 +449,15 @@ async def _measure(url: str, pid: int | None, args: argparse.Namespace) -> None:
         print(f"memory, {args.idle_connections} idle connections: {per_connection:>7.1f} KiB each")
 
 
-async def _measure_fan_out(url: str, args: argparse.Namespace) -> None:
-    rate = await fan_out(url, args.fanout_connections, args.duration)
-    print(f"fan-out, {args.fanout_connections} connections: {rate:>10.0f} messages/s delivered")
+async def _measure_fan_out(
+    url: str, pid: int | None, args: argparse.Namespace, label: str = "fan-out"
+) -> None:
+    result = await fan_out(url, args.fanout_connections, args.duration, pid)
+    cpu = "" if result.cpu_us is None else f", {result.cpu_us:.2f} µs server CPU each"
+    print(
+        f"{label}, {args.fanout_connections} connections:"
+        f" {result.per_second:>10.0f} messages/s delivered{cpu}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -449,14 +465,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.url:
         asyncio.run(_measure(args.url, args.pid, args))
         if args.fan_out:
-            asyncio.run(_measure_fan_out(args.url, args))
+            asyncio.run(_measure_fan_out(args.url, args.pid, args))
         return
     print("server: every feature on, per-connection rate limit lifted (--rate-limit 0)")
     with started_server(logic=args.logic) as (url, pid):
         asyncio.run(_measure(url, pid, args))
     streaming = ("--notify-interval", str(FANOUT_INTERVAL), "--notify-size", str(FANOUT_SIZE))
-    with started_server(*streaming, logic=args.logic) as (url, _):
-        asyncio.run(_measure_fan_out(url, args))
+    with started_server(*streaming, logic=args.logic) as (url, pid):
+        asyncio.run(_measure_fan_out(url, pid, args))
+    with started_server(*streaming, "--notify-channel=", logic=args.logic) as (url, pid):
+        asyncio.run(_measure_fan_out(url, pid, args, label="broadcast instead"))
     if args.channels:
         with started_server(logic="Streams") as (url, pid):
             asyncio.run(_measure_channels(url, pid, args))

@@ -32,7 +32,13 @@ def test_benchmark_prints_every_figure() -> None:
     )
     assert finished.returncode == 0, finished.stdout + finished.stderr
     printed = finished.stdout
-    assert re.search(rf"memory, 20 idle connections:{FIGURE} KiB each", printed), printed
+    unsure = [  # a few pages of memory, a few clock ticks of CPU time: maybe none
+        rf"memory, 20 idle connections:{FIGURE} KiB each",
+        rf"fan-out, 5 connections:.*,{FIGURE} µs server CPU each",
+        rf"broadcast instead, 5 connections:.*,{FIGURE} µs server CPU each",
+    ]
+    for figure in unsure:
+        assert re.search(figure, printed), (figure, printed)
     positive = [
         rf"round trips,    1 connections:{FIGURE}/s",
         rf"round trips,    5 connections:{FIGURE}/s",
@@ -40,6 +46,7 @@ def test_benchmark_prints_every_figure() -> None:
         rf"as the page,    5 connections:{FIGURE}/s",
         rf"connects, 2 loops:{FIGURE}/s",
         rf"fan-out, 5 connections:{FIGURE} messages/s delivered",
+        rf"broadcast instead, 5 connections:{FIGURE} messages/s delivered",
         rf"memory, 200 idle channels x 5 followers:{FIGURE} KiB per followed channel,"
         rf"{FIGURE} KiB per further follower",
         rf"channels, 200 x 5 followers at 5000/s:{FIGURE}/s delivered,{FIGURE} µs server CPU"
