@@ -64,6 +64,7 @@ PROJECT = Path(__file__).parent.parent  # where ``python -m tests.serve`` finds 
 STARTUP_TIMEOUT = 10.0
 FANOUT_INTERVAL = 0.002  # seconds between broadcasts
 FANOUT_SIZE = 100  # bytes per broadcast message
+SETTLE = 0.5  # seconds the fan-out's clients read before counting: all are subscribed by then
 MAX_CHANNELS_PER_CLIENT = 100  # --max-channels-per-client's default
 CATCH_UP = 5.0  # seconds past a paced stream's end by which a client that is not behind has it all
 LATE = 0.25  # seconds past a paced stream's end by which it has all arrived if the pace was kept
@@ -130,7 +131,9 @@ async def fan_out(url: str, connections: int, duration: float, pid: int | None) 
     ]
     for ws in clients:
         await ws.send(SUBSCRIBE)
-    await asyncio.sleep(0.5)  # every client is subscribed before counting starts
+    # Every client is subscribed before counting starts; what it gets meanwhile is not counted.
+    settled = time.perf_counter() + SETTLE
+    await asyncio.gather(*(_count_until(ws, settled) for ws in clients))
     cpu_before = 0.0 if pid is None else cpu_seconds(pid)
     deadline = time.perf_counter() + duration
     delivered = sum(await asyncio.gather(*(_count_until(ws, deadline) for ws in clients)))
