@@ -494,7 +494,7 @@ async def _measure_channels(url: str, pid: int, args: argparse.Namespace) -> Non
         print(
             f"channels, {channels} x {followers} followers at {rate:.0f}/s:"
             f" {stream.delivered_per_second:>9.0f}/s delivered, {stream.cpu_us:.2f} µs server CPU"
-            f" each ({stream.cpu_share:.0%} of a core), {_kept_up(stream)}"
+            f" each ({stream.cpu_share * 100:.0f}% of a core), {_kept_up(stream)}"
         )
     print(f"publish on a channel nobody follows: {await unfollowed_publish_ns():>6.0f} ns")
 
