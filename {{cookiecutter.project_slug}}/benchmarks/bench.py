@@ -7,7 +7,8 @@ Run it with the project and its ``dev`` extra installed (``./scripts/test``
 installs both; then ``scripts/python benchmarks/bench.py``). It prints round
 trips per second with p50/p99 latency (closed loop, ``ping`` -> ``pong``; as
 plain text, and as the page speaks it), fan-out deliveries per second (the streaming example at a 2 ms
-interval, 100-byte messages), connects per second (open, one round trip,
+interval, 100-byte messages, through the channel the page follows and as a
+broadcast instead, with the server's CPU time per delivery), connects per second (open, one round trip,
 close) and memory per idle connection (Linux: read from ``/proc``). A server it
 starts runs with every feature on and the per-connection rate limit lifted
 (``--rate-limit 0``): a closed loop sends thousands of messages a second on one
@@ -15,6 +16,14 @@ connection. The round trips need one reply per message: if your logic
 answers otherwise, ``--logic Echo`` serves the tests' echo (``tests/apps.py``)
 instead, which measures the server without your logic. The client is Python
 too, so it may saturate before the server does: the figures are a floor.
+
+``--channels 1000`` adds channels, served by the tests' ``Streams`` logic:
+what idle followed channels cost in memory, then that many channels of
+``--channel-followers`` (10) each, streamed at each of ``--channel-rates``
+(messages delivered per second, in all), with the rate received, the
+server's CPU time per delivery (Linux: ``/proc``) and whether every client
+kept up. A client dropped as too slow (1013), or short of messages, makes
+that rate a figure of overload.
 """
 
 from __future__ import annotations
@@ -23,18 +32,22 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.typing import Subprotocol
 
 from {{ cookiecutter.package_name }}.app.settings import NOTIFICATIONS
@@ -51,8 +64,11 @@ PROJECT = Path(__file__).parent.parent  # where ``python -m tests.serve`` finds 
 STARTUP_TIMEOUT = 10.0
 FANOUT_INTERVAL = 0.002  # seconds between broadcasts
 FANOUT_SIZE = 100  # bytes per broadcast message
+SETTLE = 0.5  # seconds the fan-out's clients read before counting: all are subscribed by then
 MAX_CHANNELS_PER_CLIENT = 100  # --max-channels-per-client's default
-STREAM_ROUNDS = 1_000_000  # more than any measurement reads: the server is stopped after it
+CATCH_UP = 5.0  # seconds past a paced stream's end by which a client that is not behind has it all
+LATE = 0.25  # seconds past a paced stream's end by which it has all arrived if the pace was kept
+STREAM_TIMEOUT = 60.0  # seconds the publisher may take past that to say it is done
 
 
 @dataclass
@@ -99,61 +115,198 @@ async def round_trips(
     return RoundTrips(len(latencies) / elapsed, cuts[49] * 1000, cuts[98] * 1000)
 
 
-async def fan_out(url: str, connections: int, duration: float) -> float:
+@dataclass
+class FanOut:
+    per_second: float
+    cpu_us: float | None  # server CPU per delivery, in microseconds (None: no pid to read)
+
+
+async def fan_out(url: str, connections: int, duration: float, pid: int | None) -> FanOut:
     """Messages per second that ``connections`` clients following the streaming example's
-    channel receive from a streaming server (they subscribe as the page does)."""
+    channel receive from a streaming server (they subscribe as the page does), and
+    what each cost the server's process ``pid`` in CPU time (``/proc``)."""
     clients = [
         await connect(url, max_queue=None, subprotocols=[Subprotocol(SUBPROTOCOL)])
         for _ in range(connections)
     ]
     for ws in clients:
         await ws.send(SUBSCRIBE)
-    await asyncio.sleep(0.5)  # every client is subscribed before counting starts
-    deadline = time.perf_counter() + duration
-    counts = await asyncio.gather(*(_count_until(ws, deadline) for ws in clients))
+    # Every client is subscribed before counting starts; what it gets meanwhile is not counted.
+    await _count_for(clients, SETTLE)
+    cpu_before = 0.0 if pid is None else cpu_seconds(pid)
+    delivered = await _count_for(clients, duration)
+    cpu_us = None if pid is None else (cpu_seconds(pid) - cpu_before) / max(delivered, 1) * 1e6
     for ws in clients:
         ws.transport.abort()  # a polite close would first wait out the backlog
-    return sum(counts) / duration
+    return FanOut(delivered / duration, cpu_us)
 
 
-async def _count_until(ws: ClientConnection, deadline: float) -> int:
-    """How many messages ``ws`` receives before ``deadline`` (no cancellation: it just stops)."""
+async def _count_for(clients: Sequence[ClientConnection], seconds: float) -> int:
+    """How many messages ``clients`` receive in ``seconds``, in all (one timer for them all,
+    not one per message: the client is Python, and its time is short)."""
     received = 0
-    while (left := deadline - time.perf_counter()) > 0:
-        try:
-            await asyncio.wait_for(ws.recv(), left)
-        except asyncio.TimeoutError:
-            break
-        received += 1
+
+    async def count(ws: ClientConnection) -> None:
+        nonlocal received
+        while True:
+            await ws.recv()
+            received += 1
+
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*(count(ws) for ws in clients)), seconds)
     return received
 
 
-async def channel_fan_out(url: str, channels: int, followers: int, duration: float) -> float:
-    """Messages per second delivered when ``channels`` channels of ``followers`` each stream.
-
-    Each client follows up to 100 of them (a client's limit), so there are
-    ``channels * followers / 100`` clients; the tests' ``Streams`` logic
-    publishes on every channel in turn, as fast as it can.
-    """
-    names = [f"c{index}" for index in range(channels)]
+def subscription_plan(channels: int, followers: int) -> list[tuple[int, str]]:
+    """Who follows what: ``followers`` clients to a channel, up to 100 channels to a client
+    (a client's limit). Each pair is a client's index and a channel; the first
+    ``channels`` pairs are each channel's first follower."""
     per_client = min(MAX_CHANNELS_PER_CLIENT, channels)
+    return [(index // per_client, f"c{index % channels}") for index in range(channels * followers)]
+
+
+async def protocol_clients(url: str, count: int) -> list[ClientConnection]:
+    """``count`` clients that speak the page's protocol, past their welcome."""
     clients = []
-    for index in range(channels * followers // per_client):
+    for _ in range(count):
         ws = await connect(url, max_queue=None, subprotocols=[Subprotocol(SUBPROTOCOL)])
         await ws.recv()  # welcome
-        for offset in range(per_client):
-            channel = names[(index * per_client + offset) % channels]
-            await ws.send(json.dumps({"type": "subscribe", "channel": channel}))
-        for _ in range(per_client):
-            await ws.recv()  # subscribed
         clients.append(ws)
-    async with connect(url) as publisher:
-        await publisher.send(f"stream {STREAM_ROUNDS} 0 {' '.join(names)}")
-        deadline = time.perf_counter() + duration
-        counts = await asyncio.gather(*(_count_until(ws, deadline) for ws in clients))
+    return clients
+
+
+async def subscribe(clients: Sequence[ClientConnection], plan: Sequence[tuple[int, str]]) -> None:
+    """Send the subscriptions of ``plan``, then wait until the server has confirmed each."""
+    for index, channel in plan:
+        await clients[index].send(json.dumps({"type": "subscribe", "channel": channel}))
+    for index, channel in plan:
+        frame = json.loads(await clients[index].recv())
+        if frame["type"] != "subscribed":
+            raise RuntimeError(f"subscribing to {channel}: {frame}")
+
+
+@dataclass
+class ChannelMemory:
+    per_channel_kib: float  # a channel with its first follower
+    per_follower_kib: float | None  # each further follower (None: there were none)
+
+
+async def idle_channel_memory(url: str, pid: int, channels: int, followers: int) -> ChannelMemory:
+    """Server RSS growth as open clients follow ``channels`` channels, nothing published.
+
+    Each channel first gets one follower (what a followed channel costs), then
+    its ``followers - 1`` others (what one more subscription costs).
+    """
+    plan = subscription_plan(channels, followers)
+    clients = await protocol_clients(url, plan[-1][0] + 1)
+    before = rss_kib(pid)
+    await subscribe(clients, plan[:channels])
+    with_channels = rss_kib(pid)
+    await subscribe(clients, plan[channels:])
+    after = rss_kib(pid)
     for ws in clients:
         ws.transport.abort()
-    return sum(counts) / duration
+    further = len(plan) - channels
+    return ChannelMemory(
+        (with_channels - before) / channels, (after - with_channels) / further if further else None
+    )
+
+
+@dataclass
+class Follower:
+    """What one client received of a paced stream."""
+
+    ws: ClientConnection
+    expected: int
+    received: int = 0
+    close_code: int | None = None  # the server's, if it closed the connection
+
+    async def read(self) -> None:
+        """Count messages until all expected have come or the connection is closed."""
+        try:
+            while self.received < self.expected:
+                await self.ws.recv()
+                self.received += 1
+        except ConnectionClosed:
+            self.close_code = self.ws.close_code
+
+
+@dataclass
+class PacedStream:
+    clients: int
+    delivered_per_second: float
+    behind: int  # clients that did not get all they were sent, or were closed
+    dropped: int  # of those, closed with 1013 (too slow)
+    late: float  # seconds from the stream's planned end to the last delivery
+    cpu_us: float  # server CPU per delivery, in microseconds
+    cpu_share: float  # of one core, while it streamed
+
+    @classmethod
+    def of(
+        cls, readers: Sequence[Follower], planned: float, elapsed: float, cpu: float
+    ) -> PacedStream:
+        """The figures of a stream planned to last ``planned`` seconds, over in ``elapsed``,
+        that cost the server ``cpu`` seconds."""
+        received = sum(reader.received for reader in readers)
+        behind = [reader for reader in readers if reader.received < reader.expected]
+        return cls(
+            clients=len(readers),
+            delivered_per_second=received / elapsed,
+            behind=len(behind),
+            dropped=sum(reader.close_code == CloseCode.TRY_AGAIN_LATER for reader in behind),
+            late=elapsed - planned,
+            cpu_us=cpu / max(received, 1) * 1e6,
+            cpu_share=cpu / elapsed,
+        )
+
+
+async def paced_channels(
+    url: str, pid: int, channels: int, followers: int, rate: float, duration: float
+) -> PacedStream:
+    """``channels`` channels of ``followers`` each, streamed so that about ``rate`` messages a
+    second reach the followers in all, for about ``duration`` seconds.
+
+    The tests' ``Streams`` logic publishes on every channel in turn, its
+    publishes spread evenly (``paced``).
+    """
+    plan = subscription_plan(channels, followers)
+    clients = await protocol_clients(url, plan[-1][0] + 1)
+    await subscribe(clients, plan)
+    rounds = max(1, round(rate * duration / len(plan)))
+    interval = len(plan) / rate  # seconds a round (one message on each channel) takes
+    counts = Counter(index for index, _ in plan)
+    readers = [Follower(ws, rounds * counts[index]) for index, ws in enumerate(clients)]
+    names = " ".join(f"c{index}" for index in range(channels))
+    command = f"paced {rounds} {interval} {names}"
+    elapsed, cpu = await _stream_window(url, pid, command, readers, rounds * interval)
+    for ws in clients:
+        ws.transport.abort()
+    return PacedStream.of(readers, rounds * interval, elapsed, cpu)
+
+
+async def _stream_window(
+    url: str, pid: int, command: str, readers: Sequence[Follower], planned: float
+) -> tuple[float, float]:
+    """Have the Streams logic run ``command``; the seconds until every reader has it all (or
+    ``CATCH_UP`` seconds past the ``planned`` end: it fell behind), and the server CPU
+    seconds they took (``/proc``)."""
+    async with connect(url) as publisher:
+        cpu_before = cpu_seconds(pid)
+        began = time.perf_counter()
+        await publisher.send(command)
+        reading = asyncio.gather(*(reader.read() for reader in readers))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(reading, planned + CATCH_UP)
+        elapsed = time.perf_counter() - began
+        cpu = cpu_seconds(pid) - cpu_before
+        await asyncio.wait_for(publisher.recv(), STREAM_TIMEOUT)  # streamed
+    return elapsed, cpu
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) process ``pid`` has used, in seconds (Linux: ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 async def unfollowed_publish_ns(count: int = 200_000) -> float:
@@ -269,10 +422,16 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--channels",
         type=int,
         default=0,
-        help="also stream this many channels at once (e.g. 1000; 0: not measured), served by"
-        " the tests' Streams logic, and time a publish on a channel nobody follows",
+        help="also stream this many channels (e.g. 1000; 0: not measured), served by the tests'"
+        " Streams logic: memory per idle followed channel, then each of --channel-rates, and a"
+        " publish on a channel nobody follows",
     )
     parser.add_argument("--channel-followers", type=int, default=10, help="followers per channel")
+    parser.add_argument(
+        "--channel-rates",
+        default="10000,40000,160000",
+        help="comma-separated messages per second, delivered in all, to stream the channels at",
+    )
     return parser.parse_args(argv)
 
 
@@ -295,9 +454,15 @@ async def _measure(url: str, pid: int | None, args: argparse.Namespace) -> None:
         print(f"memory, {args.idle_connections} idle connections: {per_connection:>7.1f} KiB each")
 
 
-async def _measure_fan_out(url: str, args: argparse.Namespace) -> None:
-    rate = await fan_out(url, args.fanout_connections, args.duration)
-    print(f"fan-out, {args.fanout_connections} connections: {rate:>10.0f} messages/s delivered")
+async def _measure_fan_out(
+    url: str, pid: int | None, args: argparse.Namespace, label: str = "fan-out"
+) -> None:
+    result = await fan_out(url, args.fanout_connections, args.duration, pid)
+    cpu = "" if result.cpu_us is None else f", {result.cpu_us:.2f} µs server CPU each"
+    print(
+        f"{label}, {args.fanout_connections} connections:"
+        f" {result.per_second:>10.0f} messages/s delivered{cpu}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -305,24 +470,51 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.url:
         asyncio.run(_measure(args.url, args.pid, args))
         if args.fan_out:
-            asyncio.run(_measure_fan_out(args.url, args))
+            asyncio.run(_measure_fan_out(args.url, args.pid, args))
         return
     print("server: every feature on, per-connection rate limit lifted (--rate-limit 0)")
     with started_server(logic=args.logic) as (url, pid):
         asyncio.run(_measure(url, pid, args))
     streaming = ("--notify-interval", str(FANOUT_INTERVAL), "--notify-size", str(FANOUT_SIZE))
-    with started_server(*streaming, logic=args.logic) as (url, _):
-        asyncio.run(_measure_fan_out(url, args))
+    with started_server(*streaming, logic=args.logic) as (url, pid):
+        asyncio.run(_measure_fan_out(url, pid, args))
+    with started_server(*streaming, "--notify-channel=", logic=args.logic) as (url, pid):
+        asyncio.run(_measure_fan_out(url, pid, args, label="broadcast instead"))
     if args.channels:
-        with started_server(logic="Streams") as (url, _):
-            asyncio.run(_measure_channels(url, args))
+        with started_server(logic="Streams") as (url, pid):
+            asyncio.run(_measure_channels(url, pid, args))
 
 
-async def _measure_channels(url: str, args: argparse.Namespace) -> None:
+async def _measure_channels(url: str, pid: int, args: argparse.Namespace) -> None:
     channels, followers = args.channels, args.channel_followers
-    rate = await channel_fan_out(url, channels, followers, args.duration)
-    print(f"channels, {channels} x {followers} followers: {rate:>9.0f} messages/s delivered")
+    memory = await idle_channel_memory(url, pid, channels, followers)
+    print(f"memory, {channels} idle channels x {followers} followers: {_per_channel(memory)}")
+    for rate in (float(text) for text in args.channel_rates.split(",")):
+        stream = await paced_channels(url, pid, channels, followers, rate, args.duration)
+        print(
+            f"channels, {channels} x {followers} followers at {rate:.0f}/s:"
+            f" {stream.delivered_per_second:>9.0f}/s delivered, {stream.cpu_us:.2f} µs server CPU"
+            f" each ({stream.cpu_share * 100:.0f}% of a core), {_kept_up(stream)}"
+        )
     print(f"publish on a channel nobody follows: {await unfollowed_publish_ns():>6.0f} ns")
+
+
+def _per_channel(memory: ChannelMemory) -> str:
+    followed = f"{memory.per_channel_kib:.3f} KiB per followed channel"
+    if memory.per_follower_kib is None:
+        return followed
+    return f"{followed}, {memory.per_follower_kib:.3f} KiB per further follower"
+
+
+def _kept_up(stream: PacedStream) -> str:
+    if stream.behind:
+        return (
+            f"FELL BEHIND: {stream.behind} of {stream.clients} clients got less than their share"
+            f" ({stream.dropped} closed with 1013): a figure of overload, not of cost"
+        )
+    if stream.late > LATE:
+        return f"LATE: all arrived, the last {stream.late:.2f} s after the stream's end"
+    return f"all {stream.clients} clients kept up"
 
 
 if __name__ == "__main__":

@@ -76,6 +76,8 @@ class Streams(Echo):
 
     It publishes ``<channel> <n>`` on each channel in turn for n = 1..count, a
     round every ``interval`` seconds, and answers ``streamed`` when done.
+    ``paced <count> <interval> <channel>...`` does the same with each round's
+    publishes spread evenly over its interval, for a steady rate.
     """
 
     def __init__(self, out: ProxyOut) -> None:
@@ -84,23 +86,30 @@ class Streams(Echo):
 
     async def on_message(self, client: Client, text: str) -> None:
         command, *args = text.split()
-        if command != "stream":
+        if command not in ("stream", "paced"):
             await super().on_message(client, text)
             return
         count, interval, *channels = args
-        task = asyncio.create_task(self._stream(client, int(count), float(interval), channels))
+        spread = command == "paced"
+        task = asyncio.create_task(
+            self._stream(client, int(count), float(interval), channels, spread=spread)
+        )
         self._streams.add(task)
         task.add_done_callback(self._streams.discard)
 
     async def _stream(
-        self, client: Client, count: int, interval: float, channels: list[str]
+        self, client: Client, count: int, interval: float, channels: list[str], *, spread: bool
     ) -> None:
         loop = asyncio.get_running_loop()
         due = loop.time()
+        step = interval / len(channels) if spread else 0.0  # from one publish to the next
         for number in range(1, count + 1):
             for channel in channels:
                 await self.out.publish(channel, f"{channel} {number}")
-            due += interval
+                due += step
+                if spread and (ahead := due - loop.time()) > 0:  # behind: no pause, it catches up
+                    await asyncio.sleep(ahead)
+            due += interval - step * len(channels)
             await asyncio.sleep(max(due - loop.time(), 0))
         await client.send("streamed")
 
