@@ -245,7 +245,10 @@ def test_redis_is_a_dependency_only_with_scale_out_redis(
     baked: BakeVariant, variant: Variant
 ) -> None:
     dependencies = baked(variant).toml("pyproject.toml")["project"]["dependencies"]
-    expected = ["aiohttp", "redis"] if variant.answers["scale_out"] == "redis" else ["aiohttp"]
+    # websockets: the fallback frame parser (--frame-parser websockets)
+    expected = ["aiohttp", "websockets"]
+    if variant.answers["scale_out"] == "redis":
+        expected = ["aiohttp", "redis", "websockets"]
     assert sorted(requirement_name(requirement) for requirement in dependencies) == expected
 
 

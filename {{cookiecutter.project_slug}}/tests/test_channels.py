@@ -51,7 +51,7 @@ class Follower:
     channels: tuple[str, ...]
     received: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     positions: dict[str, int] = field(default_factory=dict)
-    epochs: dict[str, str | None] = field(default_factory=dict)  # None: not known (Redis away)
+    epochs: dict[str, str | None] = field(default_factory=dict)  # None: not known
     refused: list[dict[str, Any]] = field(default_factory=list)  # gaps, resets and errors
     ws: ClientConnection | None = None
 

@@ -21,7 +21,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from {{ cookiecutter.package_name }}.core.frame_parsers import PARSERS, SansIOFrameParser
+from {{ cookiecutter.package_name }}.core.frame_parsers import (
+    PARSERS,
+    SansIOFrameParser,
+)
 from {{ cookiecutter.package_name }}.core.settings import ServerSettings
 from {{ cookiecutter.package_name }}.core.takeover import FrameParser
 

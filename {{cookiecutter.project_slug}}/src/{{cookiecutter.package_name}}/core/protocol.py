@@ -101,10 +101,10 @@ def encode_subscribed(channel: str, seq: int, epoch: str | None) -> str:
     """``channel`` is followed; what it replays is numbered up to ``seq``, live ones above.
 
     ``epoch`` names that numbering: a channel numbered anew (dropped and made
-    again, a restart, a Redis that lost it) has another, so a resume that
+    again, a restart, a store that lost it) has another, so a resume that
     names an old one gets a ``reset``, never numbers of the new one.
     """
-    if epoch is None:  # not known (Redis is away)
+    if epoch is None:  # not known (the store that numbers the channel is away)
         return json.dumps({"type": "subscribed", "channel": channel, "seq": seq})
     return json.dumps({"type": "subscribed", "channel": channel, "seq": seq, "epoch": epoch})
 
