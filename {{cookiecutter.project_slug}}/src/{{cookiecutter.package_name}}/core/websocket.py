@@ -354,5 +354,5 @@ def _run(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     no wait is done before this returns, and no loop iteration is spent on it."""
     loop = asyncio.get_running_loop()
     if sys.version_info >= (3, 12):
-        return asyncio.Task(work, loop=loop, eager_start=True)  # the loop: uvloop's is not found
+        return asyncio.Task(work, loop=loop, eager_start=True)  # without loop=: AttributeError
     return loop.create_task(work)
