@@ -74,6 +74,11 @@ class Follower:
         while not all(channel in self.epochs for channel in self.channels):
             self._record(await self._frame())
 
+    async def close(self) -> None:
+        """Close the connection normally, before the test (and its loop) ends."""
+        if self.ws is not None:
+            await self.ws.close()
+
     def cut(self) -> None:
         """Drop the connection abruptly, as a lost network does (no close frame)."""
         assert self.ws is not None
@@ -134,6 +139,7 @@ async def test_followed_channels_arrive_exactly_once_in_order_across_random_cuts
                 await follower.connect()
             await follower.read(total)
             assert await asyncio.wait_for(publisher.recv(), 3 * TIMEOUT) == "streamed"
+        await follower.close()
     context = f"CHANNEL_PLAN={plan}, cuts after {cuts}"
     assert follower.received["alpha"] == expected("alpha", range(1, STREAM_LENGTH + 1)), context
     assert follower.received["beta"] == expected("beta", range(1, STREAM_LENGTH + 1)), context
@@ -162,6 +168,8 @@ async def resume_into_a_numbering_anew(server: ServerProcess) -> Follower:
     await follower.connect()
     await send_and_wait(server.ws_url, "stream 1 0 alpha")
     await follower.read(4)
+    await newcomer.close()
+    await follower.close()
     return follower
 
 
@@ -189,6 +197,7 @@ async def test_a_history_that_ran_out_gives_a_gap_for_that_channel_only() -> Non
         await send_and_wait(server.ws_url, "stream 5 0 beta")  # 2..6
         await follower.connect()
         await follower.read(2 + 10 + 5)
+        await follower.close()
     assert follower.refused == [{"type": "gap", "channel": "alpha", "from": 2, "to": 41}]
     assert [seq for seq, _ in follower.received["alpha"]] == [1, *range(42, 52)]
     assert [seq for seq, _ in follower.received["beta"]] == list(range(1, 7))
@@ -204,6 +213,7 @@ async def test_subscribing_since_a_position_replays_the_channels_recent_past() -
             await later.recv()  # welcome
             await later.send(json.dumps({"type": "subscribe", "channel": "room", "since": 2}))
             frames = [await next_frame(later, TIMEOUT) for _ in range(4)]
+        await first.close()
     assert frames[0] == {"type": "subscribed", "channel": "room", "seq": 5, "epoch": ANY}
     assert [(frame["seq"], frame["data"]) for frame in frames[1:]] == expected("room", range(3, 6))
 
@@ -228,6 +238,7 @@ async def test_a_follower_that_cannot_keep_up_is_dropped_and_the_others_get_ever
         await asyncio.wait_for(reading, TIMEOUT)
         log = server.log()
         slow.transport.abort()
+        await follower.close()
     assert follower.received["room"] == expected("room", range(1, count + 1))
     assert SLOW_DROPPED.search(log), log
 

@@ -70,8 +70,7 @@ async def follow(server: ServerProcess, *channels: str) -> Follower:
 
 async def close(*followers: Follower) -> None:
     for follower in followers:
-        if follower.ws is not None:
-            await follower.ws.close()
+        await follower.close()
 
 
 async def until_logged(server: ServerProcess, text: str, times: int = 1) -> None:
